@@ -1,0 +1,81 @@
+//! The errors a store returns. Messages name fields and sizes, never values.
+
+use crate::token::Field;
+
+/// A boxed error from a store's backend (a driver, the file system, ...).
+pub type BackendSource = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why a store refused or failed an operation.
+///
+/// Every message is built from field names, sizes and fixed text, so that an error
+/// can be logged or reported without exposing a token. A backend error keeps its
+/// driver error as `source`; stores must not pass on driver errors whose text holds
+/// a value (MySQL's "Duplicate entry '…'" is turned into [`StoreError::Conflict`]).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The input can never be valid: an empty id, a token that cannot be inserted.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A value is longer than the store's declared maximum for its field.
+    #[error("{field} is {actual} characters long; this store keeps at most {limit}")]
+    LimitExceeded {
+        field: Field,
+        limit: usize,
+        actual: usize,
+    },
+    /// The save would give a row a key value that another row holds.
+    #[error("another token already holds this {field}")]
+    Conflict { field: Field },
+    /// The backend failed (I/O, connection, server).
+    #[error("backend failure: {message}")]
+    Backend {
+        message: String,
+        #[source]
+        source: Option<BackendSource>,
+    },
+}
+
+impl StoreError {
+    pub fn backend(message: impl Into<String>, source: impl Into<BackendSource>) -> Self {
+        StoreError::Backend {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// The kind, as scenario files and reports name it.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::InvalidInput(_) => ErrorKind::InvalidInput,
+            StoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::Backend { .. } => ErrorKind::Backend,
+        }
+    }
+
+    /// The error's `Display`, its `Debug` and every source in its chain, for leak checks.
+    pub fn all_text(&self) -> String {
+        let mut text = format!("{self}\n{self:?}");
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            text.push_str(&format!("\n{s}\n{s:?}"));
+            source = s.source();
+        }
+        text
+    }
+}
+
+/// The kinds of [`StoreError`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum ErrorKind {
+    InvalidInput,
+    LimitExceeded,
+    Conflict,
+    Backend,
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}

@@ -1,0 +1,30 @@
+//! The TokenStore contract, made executable.
+//!
+//! - [`Token`], the lookup key rules ([`LookupKey`]) and the [`TokenStore`] trait with
+//!   its typed [`StoreError`]s and declared [`Capabilities`];
+//! - [`Model`], the reference implementation used as the oracle;
+//! - the clause registry ([`clauses`]) and the scenario interpreter ([`scenario`]);
+//! - [`Suite`], which runs every scenario on a store and gives a [`RunReport`];
+//! - [`trials`] and [`conformance_main!`], which make the suite one named test per
+//!   scenario in a user's own `cargo test`.
+
+pub mod clauses;
+mod error;
+mod key;
+mod model;
+pub mod report;
+mod runner;
+pub mod scenario;
+mod store;
+mod token;
+
+pub use error::{BackendSource, ErrorKind, StoreError};
+pub use key::{LookupKey, insertable};
+pub use model::Model;
+pub use report::{RunReport, Status};
+pub use runner::{BoxFuture, Factory, SetupError, Suite, capabilities, factory, runtime, trials};
+pub use store::{BoxedStore, Capabilities, DynTokenStore, Limits, TokenStore, require_id};
+pub use token::{Field, Token};
+
+#[doc(hidden)]
+pub use libtest_mimic;

@@ -1,0 +1,153 @@
+//! The reference model: the contract (§2–5) written for reading, not for speed.
+//!
+//! Scenarios are checked against it in the harness's own tests, so that the written
+//! expectations and the contract can never drift apart; property tests compare any
+//! store with it.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::error::StoreError;
+use crate::key::{LookupKey, insertable};
+use crate::store::{Capabilities, Limits, TokenStore, require_id};
+use crate::token::{Field, Token};
+
+/// The contract's oracle: rows in a plain list behind one lock.
+#[derive(Default)]
+pub struct Model {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    rows: Vec<Token>,
+    /// Every id ever stored, so a generated id is never one that was used before.
+    issued: HashSet<String>,
+    counter: u64,
+}
+
+impl State {
+    fn position(&self, field: Field, value: &str) -> Option<usize> {
+        self.rows.iter().position(|r| r.get(field) == Some(value))
+    }
+
+    /// The row a save names: by id first (rule 4.1), else by key (rule 4.2).
+    fn target(&self, token: &Token) -> Option<usize> {
+        token
+            .id()
+            .and_then(|id| self.position(Field::Id, id))
+            .or_else(|| LookupKey::of(token)?.resolve(|f, v| self.position(f, v)))
+    }
+
+    /// Rule 4.6: no other row may hold any of `row`'s key values.
+    fn check_unique(&self, row: &Token, own: Option<usize>) -> Result<(), StoreError> {
+        for field in Field::KEYS {
+            if let Some(value) = row.get(field) {
+                match self.position(field, value) {
+                    Some(i) if Some(i) != own => return Err(StoreError::Conflict { field }),
+                    _ => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fresh_id(&mut self) -> String {
+        loop {
+            self.counter += 1;
+            let id = self.counter.to_string();
+            if !self.issued.contains(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn save(&mut self, token: &Token) -> Result<String, StoreError> {
+        if let Some(i) = self.target(token) {
+            let mut row = self.rows[i].clone();
+            row.apply_update(token);
+            self.check_unique(&row, Some(i))?;
+            self.rows[i] = row;
+            return Ok(self.rows[i].id().unwrap_or_default().to_owned());
+        }
+        if !insertable(token) {
+            return Err(StoreError::InvalidInput(
+                "the token matches no stored token and cannot be inserted: \
+                 it needs a key and an access, refresh or grant token"
+                    .into(),
+            ));
+        }
+        self.check_unique(token, None)?;
+        let id = match token.id() {
+            Some(id) => id.to_owned(),
+            None => self.fresh_id(),
+        };
+        self.issued.insert(id.clone());
+        self.rows.push(token.clone().with(Field::Id, &id));
+        Ok(id)
+    }
+}
+
+impl Model {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-written row: every
+        // mutation is a single assignment, so the poisoned state is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl TokenStore for Model {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            durable: false,
+            files: false,
+            limits: Limits::NONE,
+        }
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
+        let state = self.state();
+        let Some(key) = LookupKey::of(probe) else {
+            return Ok(None);
+        };
+        Ok(key
+            .resolve(|f, v| state.position(f, v))
+            .map(|i| probe.merged_over(&state.rows[i])))
+    }
+
+    async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
+        self.state().save(token)
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
+        require_id(id)?;
+        self.state().rows.retain(|r| r.id() != Some(id));
+        Ok(())
+    }
+
+    async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
+        Ok(self.state().rows.clone())
+    }
+
+    async fn delete_tokens(&self) -> Result<(), StoreError> {
+        self.state().rows.clear();
+        Ok(())
+    }
+
+    async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
+        require_id(id)?;
+        let state = self.state();
+        Ok(state
+            .position(Field::Id, id)
+            .map(|i| state.rows[i].clone()))
+    }
+}

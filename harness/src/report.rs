@@ -1,0 +1,190 @@
+//! The outcome of a run as plain data. Renderers format it; they decide nothing.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::clauses::{CLAUSES, Check, Level};
+use crate::store::Capabilities;
+use crate::token::Field;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+}
+
+/// Why a scenario failed: the step, what was expected and what the store did.
+/// Secret values are shown by length only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    /// 1-based number of the failing step.
+    pub step: usize,
+    /// Every step up to and including the failing one, as run.
+    pub steps: Vec<String>,
+    pub expected: String,
+    pub actual: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Long generated scenarios fail deep in; the last steps are the ones that matter.
+        const SHOWN: usize = 12;
+        writeln!(f, "step {} failed", self.step)?;
+        let skip = self.steps.len().saturating_sub(SHOWN);
+        if skip > 0 {
+            writeln!(f, "  ... {skip} earlier steps")?;
+        }
+        for (i, s) in self.steps.iter().enumerate().skip(skip) {
+            writeln!(f, "  {:>3}. {s}", i + 1)?;
+        }
+        writeln!(f, "  expected: {}", self.expected)?;
+        write!(f, "  actual:   {}", self.actual)
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioReport {
+    /// `family::name`.
+    pub name: String,
+    pub status: Status,
+    /// Why it was skipped.
+    pub reason: Option<String>,
+    pub duration: Duration,
+    pub failure: Option<Failure>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ClauseReport {
+    pub id: &'static str,
+    pub level: Level,
+    pub summary: &'static str,
+    pub status: Status,
+    /// Why it was skipped.
+    pub reason: Option<String>,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+/// What a store declared, in a report.
+#[derive(Clone, Debug, Serialize)]
+pub struct StoreInfo {
+    pub name: String,
+    /// Where the store is, with any password removed.
+    pub location: String,
+    pub durable: bool,
+    pub files: bool,
+    /// Declared maximum length per field; absent fields have no limit.
+    pub limits: Vec<(&'static str, usize)>,
+}
+
+impl StoreInfo {
+    pub fn new(name: &str, location: &str, caps: &Capabilities) -> Self {
+        StoreInfo {
+            name: name.to_owned(),
+            location: location.to_owned(),
+            durable: caps.durable,
+            files: caps.files,
+            limits: Field::ALL
+                .into_iter()
+                .filter_map(|f| caps.limits.get(f).map(|l| (f.name(), l)))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunReport {
+    pub store: StoreInfo,
+    /// SHOULD clauses count as failures.
+    pub strict: bool,
+    pub clauses: Vec<ClauseReport>,
+}
+
+/// Clause counts; a SHOULD failure outside `--strict` is a warning, not a failure.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub warned: usize,
+    pub skipped: usize,
+}
+
+impl RunReport {
+    /// Groups scenario results by the clauses they check. Every clause of the registry
+    /// appears: a clause no scenario ran is skipped with the reason.
+    pub fn from_results(
+        store: StoreInfo,
+        strict: bool,
+        results: &[(Vec<String>, ScenarioReport)],
+    ) -> RunReport {
+        let clauses = CLAUSES
+            .iter()
+            .map(|c| {
+                let scenarios: Vec<ScenarioReport> = results
+                    .iter()
+                    .filter(|(ids, _)| ids.iter().any(|id| id == c.id))
+                    .map(|(_, r)| r.clone())
+                    .collect();
+                let (status, reason) = clause_status(c.check, &scenarios);
+                ClauseReport {
+                    id: c.id,
+                    level: c.level,
+                    summary: c.summary,
+                    status,
+                    reason,
+                    scenarios,
+                }
+            })
+            .collect();
+        RunReport {
+            store,
+            strict,
+            clauses,
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        let mut n = Counts::default();
+        for c in &self.clauses {
+            match (c.status, c.level, self.strict) {
+                (Status::Pass, ..) => n.passed += 1,
+                (Status::Skip, ..) => n.skipped += 1,
+                (Status::Fail, Level::Should, false) => n.warned += 1,
+                (Status::Fail, ..) => n.failed += 1,
+            }
+        }
+        n
+    }
+
+    /// 0 when every counted clause passed or was skipped, 1 on a conformance failure,
+    /// 4 when nothing ran at all.
+    pub fn exit_code(&self) -> u8 {
+        let n = self.counts();
+        if n.failed > 0 {
+            1
+        } else if n.passed + n.warned == 0 {
+            4
+        } else {
+            0
+        }
+    }
+}
+
+fn clause_status(check: Check, scenarios: &[ScenarioReport]) -> (Status, Option<String>) {
+    if let Check::Pending(why) = check {
+        return (Status::Skip, Some(why.to_owned()));
+    }
+    if scenarios.iter().any(|s| s.status == Status::Fail) {
+        return (Status::Fail, None);
+    }
+    if scenarios.iter().any(|s| s.status == Status::Pass) {
+        return (Status::Pass, None);
+    }
+    let reason = scenarios
+        .iter()
+        .find_map(|s| s.reason.clone())
+        .unwrap_or_else(|| "no scenario checks this clause in this run".to_owned());
+    (Status::Skip, Some(reason))
+}

@@ -1,0 +1,102 @@
+//! The `TokenStore` trait and what a store declares about itself.
+
+use std::path::PathBuf;
+
+use crate::error::StoreError;
+use crate::token::{Field, Token};
+
+/// The six operations of the SDK's TokenStore (contract §3).
+///
+/// Implement it with plain `async fn`s. Generic code takes `S: TokenStore + ?Sized`;
+/// code that picks a store at run time holds a [`BoxedStore`]
+/// (`DynTokenStore::new_box(store)`). The futures are `Send`, so a store can be
+/// shared between tasks on a multi-threaded runtime.
+#[trait_variant::make(Send)]
+#[dynosaur::dynosaur(pub DynTokenStore = dyn(box) TokenStore)]
+pub trait TokenStore: Sync {
+    /// What the store declares about itself; the harness checks the declaration.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Files the store keeps its data in (checked by `security.file-mode`).
+    fn files(&self) -> Vec<PathBuf>;
+
+    /// The stored token named by the probe's key, merged into the probe, or `None`.
+    async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError>;
+
+    /// Inserts or updates; gives back the row's id.
+    async fn save_token(&self, token: &Token) -> Result<String, StoreError>;
+
+    /// Removes the row with this id; a missing id is a no-op.
+    async fn delete_token(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Every stored token, complete, in any order.
+    async fn get_tokens(&self) -> Result<Vec<Token>, StoreError>;
+
+    /// Removes every token.
+    async fn delete_tokens(&self) -> Result<(), StoreError>;
+
+    /// The complete stored token with this id, or `None`.
+    async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError>;
+}
+
+/// A store chosen at run time.
+pub type BoxedStore = Box<DynTokenStore<'static>>;
+
+/// What a store declares about itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Keeps every acknowledged write across a drop and reopen, and across a crash.
+    pub durable: bool,
+    /// Keeps its data in files on the local disk (so `security.file-mode` applies).
+    pub files: bool,
+    /// The longest value the store keeps, per field.
+    pub limits: Limits,
+}
+
+/// Per-field maximum lengths in characters; `None` means no declared limit
+/// (the store must then round-trip values of at least 64 KiB).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits([Option<usize>; 10]);
+
+impl Limits {
+    /// No declared limit on any field.
+    pub const NONE: Limits = Limits([None; 10]);
+
+    /// The SDK's schema: `id` 10, `expiry_time` 20, every other column 255.
+    pub fn sdk_schema() -> Limits {
+        Limits(Field::ALL.map(|f| match f {
+            Field::Id => Some(10),
+            Field::ExpiryTime => Some(20),
+            _ => Some(255),
+        }))
+    }
+
+    pub fn get(&self, field: Field) -> Option<usize> {
+        self.0[field.index()]
+    }
+
+    /// Rejects a token with a value over its field's limit (lengths in characters).
+    pub fn check(&self, token: &Token) -> Result<(), StoreError> {
+        for (field, value) in token.fields() {
+            if let Some(limit) = self.get(field) {
+                let actual = value.chars().count();
+                if actual > limit {
+                    return Err(StoreError::LimitExceeded {
+                        field,
+                        limit,
+                        actual,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The id operations refuse an empty id (contract §3).
+pub fn require_id(id: &str) -> Result<(), StoreError> {
+    if id.is_empty() {
+        return Err(StoreError::InvalidInput("the id is empty".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! The clause registry and the scenario files agree.
+
+use std::collections::BTreeSet;
+
+use tokenstore_harness::Suite;
+use tokenstore_harness::clauses::{CLAUSES, Check, clause};
+
+#[test]
+fn every_scenario_names_registered_clauses() {
+    for s in Suite::embedded().scenarios() {
+        for id in &s.clauses {
+            assert!(clause(id).is_some(), "{}: unknown clause {id}", s.full_name());
+        }
+    }
+}
+
+#[test]
+fn every_clause_checked_by_scenarios_has_one() {
+    let suite = Suite::embedded();
+    let covered: BTreeSet<&str> = suite
+        .scenarios()
+        .iter()
+        .flat_map(|s| s.clauses.iter().map(String::as_str))
+        .collect();
+    for c in CLAUSES {
+        match c.check {
+            Check::Scenarios => assert!(covered.contains(c.id), "{} has no scenario", c.id),
+            Check::Pending(_) => assert!(!covered.contains(c.id), "{} is pending but has a scenario", c.id),
+        }
+    }
+}
+
+#[test]
+fn clause_ids_are_unique() {
+    let ids: BTreeSet<&str> = CLAUSES.iter().map(|c| c.id).collect();
+    assert_eq!(ids.len(), CLAUSES.len());
+}
+
+#[test]
+fn every_scenario_file_in_the_folder_is_embedded() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/files");
+    let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
+        .expect("scenarios/files exists")
+        .map(|e| e.expect("readable entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    let embedded: BTreeSet<String> = tokenstore_scenarios::FILES
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
+    assert_eq!(on_disk, embedded);
+}
+
+#[test]
+fn the_injection_corpus_has_at_least_forty_strings() {
+    let text = tokenstore_scenarios::FILES
+        .iter()
+        .find(|(n, _)| *n == "security.toml")
+        .map(|(_, t)| *t)
+        .expect("security.toml is embedded");
+    let corpus = text.split("corpus = [").nth(1).expect("a corpus");
+    let entries = corpus.split("\n]").next().expect("closed").lines().filter(|l| !l.trim().is_empty()).count();
+    assert!(entries >= 40, "{entries}");
+}

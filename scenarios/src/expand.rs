@@ -1,0 +1,414 @@
+//! The file format as written (`Raw*`), its checks, and the expansion of `each` loops.
+
+use serde::Deserialize;
+
+use crate::{Expect, IdSpec, LoadError, Scenario, Step, TokenSpec, ValueSpec};
+
+/// Field names a token table may use (the SDK's columns) plus `id_ref`.
+const FIELDS: [&str; 11] = [
+    "id",
+    "user_name",
+    "client_id",
+    "client_secret",
+    "refresh_token",
+    "access_token",
+    "grant_token",
+    "expiry_time",
+    "redirect_url",
+    "api_domain",
+    "id_ref",
+];
+
+const ERROR_KINDS: [&str; 4] = ["InvalidInput", "LimitExceeded", "Conflict", "Backend"];
+const REQUIREMENTS: [&str; 3] = ["files", "durable", "limits"];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    family: String,
+    #[serde(default)]
+    #[allow(dead_code)] // documentation for readers of the file
+    description: String,
+    #[serde(default)]
+    corpus: Vec<String>,
+    scenario: Vec<RawScenario>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: String,
+    clauses: Vec<String>,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    requires: Vec<String>,
+    each: Option<RawEach>,
+    #[serde(default)]
+    setup: Vec<RawStep>,
+    #[serde(default)]
+    step: Vec<RawStep>,
+}
+
+/// Repeat the `step` list once per (field, value) pair, with `{field}`, `{value}` and
+/// `{n}` (the pair's number) replaced in every key, value and name.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEach {
+    field: Vec<String>,
+    /// A list of values, or `"corpus"` for the file's corpus.
+    value: EachValues,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum EachValues {
+    List(Vec<String>),
+    Named(String),
+}
+
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    save: Option<TokenSpec>,
+    find: Option<TokenSpec>,
+    find_by_id: Option<IdSpec>,
+    delete: Option<IdSpec>,
+    get_tokens: Option<bool>,
+    delete_tokens: Option<bool>,
+    roundtrip: Option<TokenSpec>,
+    distinct_ids: Option<Vec<String>>,
+    file_mode: Option<bool>,
+    bind: Option<String>,
+    same_id: Option<String>,
+    expect: Option<RawExpect>,
+    error: Option<String>,
+    count: Option<usize>,
+    /// A comment for the reader; ignored.
+    #[allow(dead_code)]
+    note: Option<String>,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(untagged)]
+enum RawExpect {
+    Word(String),
+    Token(TokenSpec),
+    List(Vec<TokenSpec>),
+}
+
+impl RawFile {
+    pub(crate) fn expand(self, file: &str) -> Result<Vec<Scenario>, LoadError> {
+        let mut out = Vec::with_capacity(self.scenario.len());
+        for raw in &self.scenario {
+            let invalid = |message: String| LoadError::Invalid {
+                file: file.to_owned(),
+                scenario: raw.name.clone(),
+                message,
+            };
+            out.push(raw.expand(&self.family, &self.corpus).map_err(invalid)?);
+        }
+        Ok(out)
+    }
+}
+
+impl RawScenario {
+    fn expand(&self, family: &str, corpus: &[String]) -> Result<Scenario, String> {
+        if self.clauses.is_empty() {
+            return Err("names no clause".into());
+        }
+        if let Some(r) = self.requires.iter().find(|r| !REQUIREMENTS.contains(&r.as_str())) {
+            return Err(format!("unknown requirement {r:?}"));
+        }
+        let mut raw_steps = self.setup.clone();
+        match &self.each {
+            None => raw_steps.extend(self.step.iter().cloned()),
+            Some(each) => {
+                let values = match &each.value {
+                    EachValues::List(v) => v.as_slice(),
+                    EachValues::Named(n) if n == "corpus" => corpus,
+                    EachValues::Named(n) => return Err(format!("unknown value list {n:?}")),
+                };
+                let pairs = each.field.iter().flat_map(|f| values.iter().map(move |v| (f, v)));
+                for (n, (field, value)) in pairs.enumerate() {
+                    let vars = [("field", field.as_str()), ("value", value), ("n", &n.to_string())];
+                    raw_steps.extend(self.step.iter().map(|s| s.substituted(&vars)));
+                }
+            }
+        }
+        let steps = raw_steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s.to_step().map_err(|e| format!("step {}: {e}", i + 1)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if steps.is_empty() {
+            return Err("has no steps".into());
+        }
+        Ok(Scenario {
+            family: family.to_owned(),
+            name: self.name.clone(),
+            clauses: self.clauses.clone(),
+            description: self.description.clone(),
+            requires: self.requires.clone(),
+            steps,
+        })
+    }
+}
+
+/// Replaces `{name}` placeholders in one pass, so a substituted value is never re-read.
+fn substitute(text: &str, vars: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        for (name, value) in vars {
+            if let Some(tail) = after.strip_prefix(name).and_then(|t| t.strip_prefix('}')) {
+                out.push_str(value);
+                rest = tail;
+                continue 'scan;
+            }
+        }
+        out.push('{');
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn subst_token(t: &TokenSpec, vars: &[(&str, &str)]) -> TokenSpec {
+    t.iter()
+        .map(|(k, v)| {
+            let v = match v {
+                ValueSpec::Text(s) => ValueSpec::Text(substitute(s, vars)),
+                fill => fill.clone(),
+            };
+            (substitute(k, vars), v)
+        })
+        .collect()
+}
+
+fn subst_id(id: &IdSpec, vars: &[(&str, &str)]) -> IdSpec {
+    match id {
+        IdSpec::Literal(s) => IdSpec::Literal(substitute(s, vars)),
+        IdSpec::Ref { name } => IdSpec::Ref {
+            name: substitute(name, vars),
+        },
+    }
+}
+
+impl RawStep {
+    fn substituted(&self, vars: &[(&str, &str)]) -> RawStep {
+        let s = |o: &Option<String>| o.as_ref().map(|x| substitute(x, vars));
+        let t = |o: &Option<TokenSpec>| o.as_ref().map(|x| subst_token(x, vars));
+        let i = |o: &Option<IdSpec>| o.as_ref().map(|x| subst_id(x, vars));
+        RawStep {
+            save: t(&self.save),
+            find: t(&self.find),
+            find_by_id: i(&self.find_by_id),
+            delete: i(&self.delete),
+            roundtrip: t(&self.roundtrip),
+            distinct_ids: self
+                .distinct_ids
+                .as_ref()
+                .map(|v| v.iter().map(|x| substitute(x, vars)).collect()),
+            bind: s(&self.bind),
+            same_id: s(&self.same_id),
+            expect: self.expect.as_ref().map(|e| match e {
+                RawExpect::Word(w) => RawExpect::Word(w.clone()),
+                RawExpect::Token(x) => RawExpect::Token(subst_token(x, vars)),
+                RawExpect::List(l) => RawExpect::List(l.iter().map(|x| subst_token(x, vars)).collect()),
+            }),
+            ..self.clone()
+        }
+    }
+
+    /// The one operation of this step, checked for modifiers that do not belong to it.
+    fn to_step(&self) -> Result<Step, String> {
+        let ops = [
+            self.save.is_some(),
+            self.find.is_some(),
+            self.find_by_id.is_some(),
+            self.delete.is_some(),
+            self.get_tokens == Some(true),
+            self.delete_tokens == Some(true),
+            self.roundtrip.is_some(),
+            self.distinct_ids.is_some(),
+            self.file_mode == Some(true),
+        ];
+        if ops.iter().filter(|x| **x).count() != 1 {
+            return Err("needs exactly one operation".into());
+        }
+        self.check_error_kind()?;
+        for t in [&self.save, &self.find, &self.roundtrip].into_iter().flatten() {
+            check_fields(t)?;
+        }
+        let step = if let Some(token) = &self.save {
+            self.only(&["bind", "same_id", "error"])?;
+            Step::Save {
+                token: token.clone(),
+                bind: self.bind.clone(),
+                same_id: self.same_id.clone(),
+                error: self.error.clone(),
+            }
+        } else if let Some(probe) = &self.find {
+            self.only(&["expect", "error"])?;
+            Step::Find {
+                probe: probe.clone(),
+                expect: self.single_expect()?,
+                error: self.error.clone(),
+            }
+        } else if let Some(id) = &self.find_by_id {
+            self.only(&["expect", "error"])?;
+            Step::FindById {
+                id: id.clone(),
+                expect: self.single_expect()?,
+                error: self.error.clone(),
+            }
+        } else if let Some(id) = &self.delete {
+            self.only(&["error"])?;
+            Step::Delete {
+                id: id.clone(),
+                error: self.error.clone(),
+            }
+        } else if self.get_tokens == Some(true) {
+            self.only(&["expect", "count"])?;
+            let expect = match &self.expect {
+                None => None,
+                Some(RawExpect::List(l)) => Some(l.clone()),
+                Some(_) => return Err("get_tokens expects a list of tokens".into()),
+            };
+            for t in expect.iter().flatten() {
+                check_fields(t)?;
+            }
+            Step::GetTokens {
+                expect,
+                count: self.count,
+            }
+        } else if self.delete_tokens == Some(true) {
+            self.only(&[])?;
+            Step::DeleteTokens
+        } else if let Some(token) = &self.roundtrip {
+            self.only(&[])?;
+            Step::Roundtrip {
+                token: token.clone(),
+            }
+        } else if let Some(names) = &self.distinct_ids {
+            self.only(&[])?;
+            Step::DistinctIds {
+                names: names.clone(),
+            }
+        } else {
+            self.only(&[])?;
+            Step::FileMode
+        };
+        Ok(step)
+    }
+
+    fn only(&self, allowed: &[&str]) -> Result<(), String> {
+        let present = [
+            ("bind", self.bind.is_some()),
+            ("same_id", self.same_id.is_some()),
+            ("expect", self.expect.is_some()),
+            ("error", self.error.is_some()),
+            ("count", self.count.is_some()),
+        ];
+        match present.iter().find(|(name, set)| *set && !allowed.contains(name)) {
+            Some((name, _)) => Err(format!("`{name}` does not apply to this operation")),
+            None => Ok(()),
+        }
+    }
+
+    fn check_error_kind(&self) -> Result<(), String> {
+        match &self.error {
+            Some(kind) if !ERROR_KINDS.contains(&kind.as_str()) => {
+                Err(format!("unknown error kind {kind:?}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn single_expect(&self) -> Result<Option<Expect>, String> {
+        match &self.expect {
+            None => Ok(None),
+            Some(RawExpect::Word(w)) if w == "none" => Ok(Some(Expect::Nothing)),
+            Some(RawExpect::Token(t)) => {
+                check_fields(t)?;
+                Ok(Some(Expect::Token(t.clone())))
+            }
+            Some(_) => Err("expect is \"none\" or one token".into()),
+        }
+    }
+}
+
+fn check_fields(token: &TokenSpec) -> Result<(), String> {
+    match token.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        Some(k) => Err(format!("unknown field {k:?}")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitution_is_single_pass() {
+        let vars = [("value", "{n}"), ("n", "3")];
+        assert_eq!(substitute("a{value}b{n}{x}", &vars), "a{n}b3{x}");
+        assert_eq!(substitute("{", &vars), "{");
+    }
+
+    #[test]
+    fn a_step_with_two_operations_is_refused() {
+        let text = r#"
+            family = "x"
+            [[scenario]]
+            name = "bad"
+            clauses = ["find.miss"]
+            [[scenario.step]]
+            get_tokens = true
+            delete_tokens = true
+        "#;
+        let err = crate::parse("x.toml", text).unwrap_err().to_string();
+        assert!(err.contains("exactly one operation"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_and_kinds_are_refused() {
+        let bad_field = r#"
+            family = "x"
+            [[scenario]]
+            name = "f"
+            clauses = ["find.miss"]
+            [[scenario.step]]
+            find = { username = "a" }
+        "#;
+        assert!(crate::parse("x.toml", bad_field).is_err());
+        let bad_kind = bad_field.replace("username = \"a\" }", "user_name = \"a\" }\nerror = \"Oops\"");
+        assert!(crate::parse("x.toml", &bad_kind).is_err());
+    }
+
+    #[test]
+    fn each_expands_fields_times_values() {
+        let text = r#"
+            family = "x"
+            corpus = ["a", "b", "c"]
+            [[scenario]]
+            name = "loop"
+            clauses = ["security.injection"]
+            each = { field = ["user_name", "api_domain"], value = "corpus" }
+            [[scenario.step]]
+            find = { "{field}" = "{value}" }
+            expect = "none"
+        "#;
+        let s = &crate::parse("x.toml", text).unwrap()[0];
+        assert_eq!(s.steps.len(), 6);
+        match &s.steps[5] {
+            Step::Find { probe, .. } => {
+                assert_eq!(probe.get("api_domain"), Some(&ValueSpec::Text("c".into())))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

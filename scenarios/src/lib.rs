@@ -1,0 +1,168 @@
+//! The TokenStore conformance scenarios: declarative TOML files, one per clause family,
+//! embedded in this crate, and their loader.
+//!
+//! The format is language-neutral and documented in `scenarios/FORMAT.md`. The loader
+//! checks a file's structure and expands `each` loops into plain steps; the harness
+//! interprets the steps against a store.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+mod expand;
+
+/// The embedded scenario files: (file name, text).
+pub const FILES: &[(&str, &str)] = &[
+    ("find.toml", include_str!("../files/find.toml")),
+    ("save.toml", include_str!("../files/save.toml")),
+    ("id.toml", include_str!("../files/id.toml")),
+    ("by-id.toml", include_str!("../files/by-id.toml")),
+    ("delete.toml", include_str!("../files/delete.toml")),
+    ("all.toml", include_str!("../files/all.toml")),
+    ("value.toml", include_str!("../files/value.toml")),
+    ("security.toml", include_str!("../files/security.toml")),
+    ("flow.toml", include_str!("../files/flow.toml")),
+];
+
+/// A scenario ready to run: concrete steps, run in order on one fresh store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The file's family (`find`, `save`, ...).
+    pub family: String,
+    pub name: String,
+    /// The clause ids this scenario checks.
+    pub clauses: Vec<String>,
+    pub description: String,
+    /// Store capabilities the scenario needs (`files`, `durable`); without them it is skipped.
+    pub requires: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+impl Scenario {
+    /// `family::name`, the scenario's name in test lists and reports.
+    pub fn full_name(&self) -> String {
+        format!("{}::{}", self.family, self.name)
+    }
+}
+
+/// A token as written in a scenario: field name → value. The key `id_ref` names a
+/// binding whose id fills the `id` field.
+pub type TokenSpec = BTreeMap<String, ValueSpec>;
+
+/// A field value: literal text, or a generated run of one character.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum ValueSpec {
+    Text(String),
+    Fill { fill: String, len: Length },
+}
+
+/// The length of a generated value.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Length {
+    Exact(usize),
+    /// `"limit"`: the field's declared limit (64 KiB if none); `"over"`: one more.
+    Relative(RelativeLength),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelativeLength {
+    Limit,
+    Over,
+}
+
+/// An id argument: a literal, or the id bound to a name by an earlier save.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum IdSpec {
+    Literal(String),
+    Ref {
+        #[serde(rename = "ref")]
+        name: String,
+    },
+}
+
+/// What a find or find_by_id must give back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expect {
+    Nothing,
+    Token(TokenSpec),
+}
+
+/// One operation and what it must give back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Save; on success `bind` names the new id (it must differ from every bound id),
+    /// `same_id` requires the id of an earlier binding; `error` requires a failure.
+    Save {
+        token: TokenSpec,
+        bind: Option<String>,
+        same_id: Option<String>,
+        error: Option<String>,
+    },
+    Find {
+        probe: TokenSpec,
+        expect: Option<Expect>,
+        error: Option<String>,
+    },
+    FindById {
+        id: IdSpec,
+        expect: Option<Expect>,
+        error: Option<String>,
+    },
+    Delete {
+        id: IdSpec,
+        error: Option<String>,
+    },
+    /// `expect` compares as a set; `count` compares the number of rows.
+    GetTokens {
+        expect: Option<Vec<TokenSpec>>,
+        count: Option<usize>,
+    },
+    DeleteTokens,
+    /// Save a token that matches no row: it must come back byte for byte (by id, by
+    /// its key and in get_tokens, with every other row unchanged), or be refused with
+    /// LimitExceeded when a value is over the store's declared limit, changing nothing.
+    Roundtrip { token: TokenSpec },
+    /// The named bindings hold pairwise distinct ids.
+    DistinctIds { names: Vec<String> },
+    /// Every file the store keeps is readable and writable by its owner only.
+    FileMode,
+}
+
+/// Why a scenario file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{file}: {source}")]
+    Toml {
+        file: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{file}: scenario {scenario}: {message}")]
+    Invalid {
+        file: String,
+        scenario: String,
+        message: String,
+    },
+}
+
+/// Loads and expands every embedded scenario, in file order.
+pub fn all() -> Result<Vec<Scenario>, LoadError> {
+    let mut out = Vec::new();
+    for (file, text) in FILES {
+        out.extend(parse(file, text)?);
+    }
+    Ok(out)
+}
+
+/// Parses one scenario file.
+pub fn parse(file: &str, text: &str) -> Result<Vec<Scenario>, LoadError> {
+    let raw: expand::RawFile = toml::from_str(text).map_err(|source| LoadError::Toml {
+        file: file.to_owned(),
+        source,
+    })?;
+    raw.expand(file)
+}
