@@ -43,6 +43,15 @@ impl StoreError {
         }
     }
 
+    /// Rule 4.5: the token matched no row and cannot be inserted.
+    pub fn not_insertable() -> Self {
+        StoreError::InvalidInput(
+            "the token matches no stored token and cannot be inserted: \
+             it needs a key and an access, refresh or grant token"
+                .into(),
+        )
+    }
+
     /// The kind, as scenario files and reports name it.
     pub fn kind(&self) -> ErrorKind {
         match self {

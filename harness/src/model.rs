@@ -72,11 +72,7 @@ impl State {
             return Ok(self.rows[i].id().unwrap_or_default().to_owned());
         }
         if !insertable(token) {
-            return Err(StoreError::InvalidInput(
-                "the token matches no stored token and cannot be inserted: \
-                 it needs a key and an access, refresh or grant token"
-                    .into(),
-            ));
+            return Err(StoreError::not_insertable());
         }
         self.check_unique(token, None)?;
         let id = match token.id() {

@@ -1,7 +1,7 @@
 //! Running the suite on a store: as one report (the CLI), or as one named test per
 //! scenario in a user's own `cargo test` (libtest-mimic).
 
-use std::fmt::Display;
+use std::error::Error;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, LazyLock};
@@ -36,17 +36,29 @@ where
     F: Fn() -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<S, E>> + Send + 'static,
     S: TokenStore + 'static,
-    E: Display,
+    E: Into<Box<dyn Error + Send + Sync>>,
 {
     Arc::new(move || {
         let fut = open();
         Box::pin(async move {
             match fut.await {
                 Ok(store) => Ok(DynTokenStore::new_box(store)),
-                Err(e) => Err(SetupError(e.to_string())),
+                Err(e) => Err(SetupError(chain(&*e.into()))),
             }
         })
     })
+}
+
+/// An error and its sources, joined: "open the database file: permission denied".
+fn chain(e: &(dyn Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The suite: every embedded scenario.

@@ -1,0 +1,148 @@
+//! `list`: rows as positional columns in the SDK's column order, found by linear scans.
+//! The simplest correct store; it does what the SDK's CSV store does, in memory.
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use tokenstore_harness::{
+    Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+};
+
+/// One row: the ten columns, `id` first.
+type Row = [Option<String>; 10];
+
+/// A store of positional rows behind one lock.
+#[derive(Default)]
+pub struct ListStore {
+    inner: Mutex<Rows>,
+}
+
+#[derive(Default)]
+struct Rows {
+    rows: Vec<Row>,
+    /// Last generated id; only grows, so ids are never given twice.
+    counter: u64,
+}
+
+fn to_row(token: &Token) -> Row {
+    token.to_row().map(|v| v.map(str::to_owned))
+}
+
+impl Rows {
+    /// The position of the first row whose column `field` holds `value`.
+    fn scan(&self, field: Field, value: &str) -> Option<usize> {
+        self.rows
+            .iter()
+            .position(|r| r[field.index()].as_deref() == Some(value))
+    }
+
+    fn token(&self, at: usize) -> Token {
+        Token::from_row(&self.rows[at])
+    }
+
+    fn check_unique(&self, row: &Row, own: Option<usize>) -> Result<(), StoreError> {
+        for field in Field::KEYS {
+            let holder = row[field.index()].as_deref().and_then(|v| self.scan(field, v));
+            if holder.is_some() && holder != own {
+                return Err(StoreError::Conflict { field });
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&mut self, token: &Token) -> Result<String, StoreError> {
+        let at = token
+            .id()
+            .and_then(|id| self.scan(Field::Id, id))
+            .or_else(|| LookupKey::of(token)?.resolve(|f, v| self.scan(f, v)));
+        if let Some(at) = at {
+            let mut updated = self.token(at);
+            updated.apply_update(token);
+            let row = to_row(&updated);
+            self.check_unique(&row, Some(at))?;
+            self.rows[at] = row;
+            return Ok(updated.id().unwrap_or_default().to_owned());
+        }
+        if !insertable(token) {
+            return Err(StoreError::not_insertable());
+        }
+        let mut row = to_row(token);
+        self.check_unique(&row, None)?;
+        let id = match token.id() {
+            Some(id) => id.to_owned(),
+            None => loop {
+                self.counter += 1;
+                let id = self.counter.to_string();
+                if self.scan(Field::Id, &id).is_none() {
+                    break id;
+                }
+            },
+        };
+        row[Field::Id.index()] = Some(id.clone());
+        self.rows.push(row);
+        Ok(id)
+    }
+}
+
+impl ListStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // No mutation can panic halfway, so a poisoned lock still guards consistent rows.
+    fn rows(&self) -> MutexGuard<'_, Rows> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl TokenStore for ListStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            durable: false,
+            files: false,
+            limits: Limits::NONE,
+        }
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
+        let rows = self.rows();
+        let Some(key) = LookupKey::of(probe) else {
+            return Ok(None);
+        };
+        Ok(key
+            .resolve(|f, v| rows.scan(f, v))
+            .map(|at| probe.merged_over(&rows.token(at))))
+    }
+
+    async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
+        self.rows().save(token)
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
+        require_id(id)?;
+        self.rows()
+            .rows
+            .retain(|r| r[Field::Id.index()].as_deref() != Some(id));
+        Ok(())
+    }
+
+    async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
+        let rows = self.rows();
+        Ok((0..rows.rows.len()).map(|at| rows.token(at)).collect())
+    }
+
+    async fn delete_tokens(&self) -> Result<(), StoreError> {
+        self.rows().rows.clear();
+        Ok(())
+    }
+
+    async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
+        require_id(id)?;
+        let rows = self.rows();
+        Ok(rows.scan(Field::Id, id).map(|at| rows.token(at)))
+    }
+}

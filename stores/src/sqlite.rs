@@ -1,0 +1,274 @@
+//! `sqlite`: one database file in WAL mode (or an in-memory database) holding the SDK's
+//! `oauthtoken` table, with a unique index on every lookup key.
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
+use tempfile::TempDir;
+use tokenstore_harness::{
+    Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+};
+
+use crate::sql::{self, Statements, TABLE};
+
+/// The schema: the SDK's columns in order, as TEXT in a STRICT table (so `"00123"`
+/// stays text), a unique index per lookup key, and a one-row id sequence that only
+/// grows (so ids are never reused, even after `delete_tokens`).
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS oauthtoken (
+    id TEXT NOT NULL PRIMARY KEY,
+    user_name TEXT, client_id TEXT, client_secret TEXT, refresh_token TEXT,
+    access_token TEXT, grant_token TEXT, expiry_time TEXT, redirect_url TEXT, api_domain TEXT
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS oauthtoken_user_name ON oauthtoken (user_name);
+CREATE UNIQUE INDEX IF NOT EXISTS oauthtoken_access_token ON oauthtoken (access_token);
+CREATE UNIQUE INDEX IF NOT EXISTS oauthtoken_grant_token ON oauthtoken (grant_token);
+CREATE UNIQUE INDEX IF NOT EXISTS oauthtoken_refresh_token ON oauthtoken (refresh_token);
+CREATE TABLE IF NOT EXISTS tokenstore_sequence (last_id INTEGER NOT NULL) STRICT;
+INSERT INTO tokenstore_sequence (last_id) SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM tokenstore_sequence);
+";
+
+/// How long a writer waits for another connection's write transaction.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A SQLite store. Safe to share between threads; several instances (and processes)
+/// may open the same file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    sql: Statements,
+    /// The database file; `None` in memory.
+    path: Option<PathBuf>,
+    /// A temporary database's directory, removed after the connection closes
+    /// (fields drop in order).
+    _dir: Option<TempDir>,
+}
+
+fn backend(what: &str, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Conflict {
+            field: sql::conflicting_field(&e.to_string()),
+        },
+        _ => StoreError::backend(format!("sqlite: {what}"), e),
+    }
+}
+
+impl SqliteStore {
+    /// Opens (or creates, readable by its owner only) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        create_private(&path)?;
+        let conn = Connection::open(&path).map_err(|e| backend("open the database file", e))?;
+        // WAL: readers never block the writer. FULL: a save is on disk when it returns.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+            .map_err(|e| backend("switch to WAL mode", e))?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| backend("set synchronous mode", e))?;
+        Self::init(conn, Some(path), None)
+    }
+
+    /// A private database in memory, gone when the store is dropped.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let conn = Connection::open_in_memory().map_err(|e| backend("open in memory", e))?;
+        Self::init(conn, None, None)
+    }
+
+    /// A fresh database file in a new temporary directory under `parent`; both are
+    /// removed when the store is dropped.
+    pub fn temporary_in(parent: &Path) -> Result<Self, StoreError> {
+        let dir = tempfile::Builder::new()
+            .prefix("tokenstore-")
+            .tempdir_in(parent)
+            .map_err(|e| StoreError::backend("create a temporary directory", e))?;
+        let mut store = Self::open(dir.path().join("tokens.db"))?;
+        store._dir = Some(dir);
+        Ok(store)
+    }
+
+    fn init(conn: Connection, path: Option<PathBuf>, dir: Option<TempDir>) -> Result<Self, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| backend("set the busy timeout", e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| backend("create the schema", e))?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            sql: Statements::new(TABLE),
+            path,
+            _dir: dir,
+        })
+    }
+
+    // rusqlite leaves the connection usable after a panic in our code, which never
+    // panics while holding it; a poisoned lock still guards a consistent database.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn find_by(&self, conn: &Connection, field: Field, value: &str) -> Result<Option<Token>, StoreError> {
+        conn.prepare_cached(self.sql.select_by(field))
+            .and_then(|mut st| st.query_row([value], row_to_token).optional())
+            .map_err(|e| backend("look up a token", e))
+    }
+
+    /// The row a save names: by id (rule 4.1), else by key (rule 4.2).
+    fn target(&self, conn: &Connection, token: &Token) -> Result<Option<Token>, StoreError> {
+        if let Some(id) = token.id()
+            && let Some(row) = self.find_by(conn, Field::Id, id)?
+        {
+            return Ok(Some(row));
+        }
+        let Some(key) = LookupKey::of(token) else {
+            return Ok(None);
+        };
+        for (field, value) in key.candidates() {
+            if let Some(row) = self.find_by(conn, *field, value)? {
+                return Ok(Some(row));
+            }
+        }
+        Ok(None)
+    }
+
+    fn save(&self, tx: &Transaction<'_>, token: &Token) -> Result<String, StoreError> {
+        if let Some(mut row) = self.target(tx, token)? {
+            row.apply_update(token);
+            tx.prepare_cached(&self.sql.update)
+                .and_then(|mut st| st.execute(params_from_iter(sql::update_params(&row.to_row()))))
+                .map_err(|e| backend("update a token", e))?;
+            return Ok(row.id().unwrap_or_default().to_owned());
+        }
+        if !insertable(token) {
+            return Err(StoreError::not_insertable());
+        }
+        let id = match token.id() {
+            Some(id) => id.to_owned(),
+            None => self.next_id(tx)?,
+        };
+        let row = token.clone().with(Field::Id, &id);
+        tx.prepare_cached(&self.sql.insert)
+            .and_then(|mut st| st.execute(params_from_iter(row.to_row())))
+            .map_err(|e| backend("insert a token", e))?;
+        Ok(id)
+    }
+
+    /// The next id from the sequence, skipping ids that callers chose themselves.
+    fn next_id(&self, tx: &Transaction<'_>) -> Result<String, StoreError> {
+        loop {
+            let n: i64 = tx
+                .prepare_cached("UPDATE tokenstore_sequence SET last_id = last_id + 1 RETURNING last_id")
+                .and_then(|mut st| st.query_row([], |r| r.get(0)))
+                .map_err(|e| backend("draw an id", e))?;
+            let id = n.to_string();
+            if self.find_by(tx, Field::Id, &id)?.is_none() {
+                return Ok(id);
+            }
+        }
+    }
+}
+
+/// Creates the file with mode 0600 if it does not exist yet; SQLite gives its
+/// `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::backend("create the database file", e)),
+    }
+}
+
+fn row_to_token(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
+    let mut values: [Option<String>; 10] = Default::default();
+    for (i, v) in values.iter_mut().enumerate() {
+        *v = row.get(i)?;
+    }
+    Ok(Token::from_row(&values))
+}
+
+impl TokenStore for SqliteStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            durable: self.path.is_some(),
+            files: self.path.is_some(),
+            // The SDK's column sizes, so a token this store accepts fits the SDK's table.
+            limits: Limits::sdk_schema(),
+        }
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        let Some(db) = &self.path else {
+            return Vec::new();
+        };
+        let mut files = vec![db.clone()];
+        for suffix in ["-wal", "-shm"] {
+            let mut name = db.clone().into_os_string();
+            name.push(suffix);
+            let p = PathBuf::from(name);
+            if p.exists() {
+                files.push(p);
+            }
+        }
+        files
+    }
+
+    async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
+        let Some(key) = LookupKey::of(probe) else {
+            return Ok(None);
+        };
+        let conn = self.conn();
+        for (field, value) in key.candidates() {
+            if let Some(row) = self.find_by(&conn, *field, value)? {
+                return Ok(Some(probe.merged_over(&row)));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
+        self.capabilities().limits.check(token)?;
+        let mut conn = self.conn();
+        // IMMEDIATE takes the write lock first, so the lookup and the write cannot be
+        // split by another connection's save.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend("begin a transaction", e))?;
+        let id = self.save(&tx, token)?;
+        tx.commit().map_err(|e| backend("commit", e))?;
+        Ok(id)
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
+        require_id(id)?;
+        self.conn()
+            .prepare_cached(&self.sql.delete_one)
+            .and_then(|mut st| st.execute([id]))
+            .map_err(|e| backend("delete a token", e))?;
+        Ok(())
+    }
+
+    async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare_cached(&self.sql.select_all)
+            .map_err(|e| backend("list tokens", e))?;
+        st.query_map([], row_to_token)
+            .and_then(|rows| rows.collect())
+            .map_err(|e| backend("list tokens", e))
+    }
+
+    async fn delete_tokens(&self) -> Result<(), StoreError> {
+        self.conn()
+            .execute(&self.sql.delete_all, [])
+            .map_err(|e| backend("delete all tokens", e))?;
+        Ok(())
+    }
+
+    async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
+        require_id(id)?;
+        self.find_by(&self.conn(), Field::Id, id)
+    }
+}
