@@ -12,7 +12,7 @@ pub enum Level {
 
 impl std::fmt::Display for Level {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Level::Must => "MUST",
             Level::Should => "SHOULD",
         })
@@ -67,7 +67,10 @@ const fn pending(id: &'static str, summary: &'static str) -> Clause {
 pub const CLAUSES: &[Clause] = &[
     must("find.miss", "a key that matches nothing gives None"),
     must("find.no-key", "a probe with no key gives None, never a row"),
-    must("find.by-user", "a probe with a user name finds that user's row"),
+    must(
+        "find.by-user",
+        "a probe with a user name finds that user's row",
+    ),
     must(
         "find.by-access",
         "an access token without client id and secret finds its row",
@@ -124,12 +127,21 @@ pub const CLAUSES: &[Clause] = &[
     ),
     must("id.stable", "an update never changes a row's id"),
     should("id.no-reuse", "an id is never given again after a delete"),
-    must("by-id.hit", "find_token_by_id gives the complete stored token"),
+    must(
+        "by-id.hit",
+        "find_token_by_id gives the complete stored token",
+    ),
     must("by-id.miss", "find_token_by_id of an unknown id gives None"),
-    must("by-id.empty", "find_token_by_id of an empty id is InvalidInput"),
+    must(
+        "by-id.empty",
+        "find_token_by_id of an empty id is InvalidInput",
+    ),
     must("delete.one", "delete_token removes the row with that id"),
     must("delete.miss", "delete_token of an unknown id is a no-op"),
-    must("delete.empty", "delete_token of an empty id is InvalidInput"),
+    must(
+        "delete.empty",
+        "delete_token of an empty id is InvalidInput",
+    ),
     must("delete.isolation", "delete_token removes no other row"),
     must("all.list", "get_tokens gives every stored token, complete"),
     must("all.delete", "delete_tokens empties the store"),
@@ -150,7 +162,10 @@ pub const CLAUSES: &[Clause] = &[
         "security.no-secret-leak",
         "no secret in errors or Debug output",
     ),
-    should("security.file-mode", "store files are readable by the owner only"),
+    should(
+        "security.file-mode",
+        "store files are readable by the owner only",
+    ),
     pending(
         "concurrency.distinct",
         "concurrent saves of distinct users all succeed with distinct ids",
@@ -183,7 +198,10 @@ pub const CLAUSES: &[Clause] = &[
         "flow.first-login",
         "first login with a grant token inserts the token",
     ),
-    must("flow.api-call", "an API call reads by id and writes nothing"),
+    must(
+        "flow.api-call",
+        "an API call reads by id and writes nothing",
+    ),
     must(
         "flow.restart-refresh",
         "a restart finds the token by refresh token",
@@ -197,11 +215,20 @@ pub const CLAUSES: &[Clause] = &[
         "an access token alone is stored as a new row",
     ),
     must("flow.switch-user", "a second user gets a second row"),
-    must("flow.reconsent", "a new grant for the same user updates its row"),
+    must(
+        "flow.reconsent",
+        "a new grant for the same user updates its row",
+    ),
     must("flow.start-by-id", "start by id: the token, or None"),
-    must("flow.start-by-user", "start by user name: the token, or None"),
+    must(
+        "flow.start-by-user",
+        "start by user name: the token, or None",
+    ),
     must("flow.revoke", "revoke's id-only lookup never finds a row"),
-    must("flow.remove-twice", "a second delete of the same id is a no-op"),
+    must(
+        "flow.remove-twice",
+        "a second delete of the same id is a no-op",
+    ),
 ];
 
 /// The clause with this id.

@@ -142,8 +142,6 @@ impl TokenStore for Model {
     async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
         require_id(id)?;
         let state = self.state();
-        Ok(state
-            .position(Field::Id, id)
-            .map(|i| state.rows[i].clone()))
+        Ok(state.position(Field::Id, id).map(|i| state.rows[i].clone()))
     }
 }

@@ -18,7 +18,8 @@ use crate::store::{BoxedStore, Capabilities, DynTokenStore, TokenStore};
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Opens a fresh, empty, isolated store each time it is called.
-pub type Factory = Arc<dyn Fn() -> BoxFuture<'static, Result<BoxedStore, SetupError>> + Send + Sync>;
+pub type Factory =
+    Arc<dyn Fn() -> BoxFuture<'static, Result<BoxedStore, SetupError>> + Send + Sync>;
 
 /// The store could not be opened (unreachable server, unwritable directory, ...).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -194,7 +195,10 @@ pub fn trials(store: &str, factory: Factory) -> Vec<Trial> {
     }
     for c in CLAUSES {
         if let Check::Pending(why) = c.check {
-            trials.push(skipped(format!("{store}::pending::{}", c.id), why.to_owned()));
+            trials.push(skipped(
+                format!("{store}::pending::{}", c.id),
+                why.to_owned(),
+            ));
         }
     }
     trials

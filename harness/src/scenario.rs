@@ -2,7 +2,9 @@
 
 use std::collections::HashMap;
 
-use tokenstore_scenarios::{Expect, IdSpec, Length, RelativeLength, Scenario, Step, TokenSpec, ValueSpec};
+use tokenstore_scenarios::{
+    Expect, IdSpec, Length, RelativeLength, Scenario, Step, TokenSpec, ValueSpec,
+};
 
 use crate::error::StoreError;
 use crate::key::LookupKey;
@@ -33,7 +35,10 @@ pub async fn run<S: TokenStore + ?Sized>(store: &S, scenario: &Scenario) -> Resu
         bindings: HashMap::new(),
         log: Vec::new(),
         secrets: Vec::new(),
-        leak_check: scenario.clauses.iter().any(|c| c == "security.no-secret-leak"),
+        leak_check: scenario
+            .clauses
+            .iter()
+            .any(|c| c == "security.no-secret-leak"),
     };
     for step in &scenario.steps {
         run.step(step).await.map_err(|(expected, actual)| Failure {
@@ -75,8 +80,13 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
                 error,
             } => {
                 let token = self.token(token, "save")?;
-                self.save(&token, bind.as_deref(), same_id.as_deref(), error.as_deref())
-                    .await
+                self.save(
+                    &token,
+                    bind.as_deref(),
+                    same_id.as_deref(),
+                    error.as_deref(),
+                )
+                .await
             }
             Step::Find {
                 probe,
@@ -131,7 +141,11 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
     ) -> Result<(), Mismatch> {
         // Over a declared limit, a save is refused whatever the step expected otherwise.
         let over_limit = self.limits.check(token).is_err();
-        let error = if over_limit { Some("LimitExceeded") } else { error };
+        let error = if over_limit {
+            Some("LimitExceeded")
+        } else {
+            error
+        };
         let got = self.store.save_token(token).await;
         let Some(id) = self.check_result(got, error)? else {
             return Ok(());
@@ -165,19 +179,37 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         };
         let stored = token.clone().with(Field::Id, &id);
         if id.is_empty() || token.id().is_some_and(|given| given != id) {
-            return Err(mismatch("the token's own id, or a new non-empty one", format!("id {id:?}")));
+            return Err(mismatch(
+                "the token's own id, or a new non-empty one",
+                format!("id {id:?}"),
+            ));
         }
         if before.iter().any(|r| r.id() == Some(id.as_str())) {
-            return Err(mismatch("a new row", format!("the id {id:?} of an existing row")));
+            return Err(mismatch(
+                "a new row",
+                format!("the id {id:?} of an existing row"),
+            ));
         }
-        self.compare_found(self.store.find_token_by_id(&id).await, Some(&stored), "find_token_by_id")?;
+        self.compare_found(
+            self.store.find_token_by_id(&id).await,
+            Some(&stored),
+            "find_token_by_id",
+        )?;
         if LookupKey::of(token).is_some() {
-            self.compare_found(self.store.find_token(token).await, Some(&stored), "find_token by its key")?;
+            self.compare_found(
+                self.store.find_token(token).await,
+                Some(&stored),
+                "find_token by its key",
+            )?;
         }
         let mut want = before;
         want.push(stored);
         let after = self.get_tokens().await?;
-        same_rows(&after, &want, "every earlier row unchanged, plus the new one")
+        same_rows(
+            &after,
+            &want,
+            "every earlier row unchanged, plus the new one",
+        )
     }
 
     fn compare_found(
@@ -211,19 +243,33 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             Some(Expect::Token(spec)) => Some(self.resolve(spec)?),
         };
         if found != want {
-            return Err(mismatch(describe_opt(want.as_ref()), difference(want.as_ref(), found.as_ref())));
+            return Err(mismatch(
+                describe_opt(want.as_ref()),
+                difference(want.as_ref(), found.as_ref()),
+            ));
         }
         Ok(())
     }
 
-    fn check_rows(&mut self, rows: &[Token], expect: Option<&[TokenSpec]>, count: Option<usize>) -> Result<(), Mismatch> {
+    fn check_rows(
+        &mut self,
+        rows: &[Token],
+        expect: Option<&[TokenSpec]>,
+        count: Option<usize>,
+    ) -> Result<(), Mismatch> {
         if let Some(n) = count
             && rows.len() != n
         {
-            return Err(mismatch(format!("{n} rows"), format!("{} rows: {rows:?}", rows.len())));
+            return Err(mismatch(
+                format!("{n} rows"),
+                format!("{} rows: {rows:?}", rows.len()),
+            ));
         }
         if let Some(specs) = expect {
-            let want = specs.iter().map(|s| self.resolve(s)).collect::<Result<Vec<_>, _>>()?;
+            let want = specs
+                .iter()
+                .map(|s| self.resolve(s))
+                .collect::<Result<Vec<_>, _>>()?;
             same_rows(rows, &want, "exactly these rows")?;
         }
         Ok(())
@@ -249,17 +295,27 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             if let Some(s) = self.secrets.iter().find(|s| text.contains(s.as_str())) {
                 return Err(mismatch(
                     "no secret value in the store's errors or Debug output",
-                    format!("a secret value ({} characters) appears in: {}", s.chars().count(), redact(&text, &self.secrets)),
+                    format!(
+                        "a secret value ({} characters) appears in: {}",
+                        s.chars().count(),
+                        redact(&text, &self.secrets)
+                    ),
                 ));
             }
         }
         match (got, error) {
             (Ok(v), None) => Ok(Some(v)),
             (Err(e), Some(kind)) if e.kind().to_string() == kind => Ok(None),
-            (Ok(v), Some(kind)) => Err(mismatch(format!("error {kind}"), format!("success: {v:?}"))),
+            (Ok(v), Some(kind)) => {
+                Err(mismatch(format!("error {kind}"), format!("success: {v:?}")))
+            }
             (Err(e), want) => Err(mismatch(
                 want.map_or("success".to_owned(), |k| format!("error {k}")),
-                format!("error {}: {}", e.kind(), redact(&e.to_string(), &self.secrets)),
+                format!(
+                    "error {}: {}",
+                    e.kind(),
+                    redact(&e.to_string(), &self.secrets)
+                ),
             )),
         }
     }
@@ -279,10 +335,12 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
     }
 
     fn bound(&self, name: &str) -> Result<&str, Mismatch> {
-        self.bindings
-            .get(name)
-            .map(String::as_str)
-            .ok_or_else(|| mismatch(format!("an id bound to {name} by an earlier save"), "no such binding (an earlier save failed or the scenario is wrong)"))
+        self.bindings.get(name).map(String::as_str).ok_or_else(|| {
+            mismatch(
+                format!("an id bound to {name} by an earlier save"),
+                "no such binding (an earlier save failed or the scenario is wrong)",
+            )
+        })
     }
 
     fn id(&mut self, spec: &IdSpec, op: &str) -> Result<String, Mismatch> {
@@ -312,7 +370,8 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
                 token.set(Field::Id, Some(self.bound(binding)?));
                 continue;
             }
-            let field = Field::from_name(name).ok_or_else(|| mismatch("a field name", name.clone()))?;
+            let field =
+                Field::from_name(name).ok_or_else(|| mismatch("a field name", name.clone()))?;
             token.set(field, Some(&self.value(field, value)));
         }
         Ok(token)
@@ -364,12 +423,19 @@ fn list(tokens: &[&Token]) -> String {
     if tokens.is_empty() {
         return "none".to_owned();
     }
-    tokens.iter().map(|t| describe(t)).collect::<Vec<_>>().join("; ")
+    tokens
+        .iter()
+        .map(|t| describe(t))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A token for a report: public values shown, secrets by length only, long values cut.
 pub fn describe(token: &Token) -> String {
-    let fields: Vec<String> = token.fields().map(|(f, v)| format!("{f}: {}", show(f, v))).collect();
+    let fields: Vec<String> = token
+        .fields()
+        .map(|(f, v)| format!("{f}: {}", show(f, v)))
+        .collect();
     format!("{{{}}}", fields.join(", "))
 }
 
@@ -382,7 +448,10 @@ fn show(field: Field, value: &str) -> String {
     if field.is_secret() {
         format!("<secret, {n} chars>")
     } else if n > 40 {
-        format!("{:?}… ({n} chars)", value.chars().take(20).collect::<String>())
+        format!(
+            "{:?}… ({n} chars)",
+            value.chars().take(20).collect::<String>()
+        )
     } else {
         format!("{value:?}")
     }
@@ -435,5 +504,8 @@ fn check_file_modes(files: &[std::path::PathBuf]) -> Result<(), Mismatch> {
 
 #[cfg(not(unix))]
 fn check_file_modes(_files: &[std::path::PathBuf]) -> Result<(), Mismatch> {
-    Err(mismatch("a file mode check", "file modes are only checked on Unix"))
+    Err(mismatch(
+        "a file mode check",
+        "file modes are only checked on Unix",
+    ))
 }

@@ -156,9 +156,7 @@ impl Token {
 
     /// The present secret values (for leak checks).
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.fields()
-            .filter(|(f, _)| f.is_secret())
-            .map(|(_, v)| v)
+        self.fields().filter(|(f, _)| f.is_secret()).map(|(_, v)| v)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -246,7 +244,9 @@ mod tests {
 
     #[test]
     fn empty_strings_are_absent() {
-        let t = Token::new().with(Field::UserName, "").with(Field::AccessToken, "");
+        let t = Token::new()
+            .with(Field::UserName, "")
+            .with(Field::AccessToken, "");
         assert!(t.is_empty());
         assert_eq!(t.get(Field::UserName), None);
     }
@@ -271,7 +271,11 @@ mod tests {
         assert_eq!(merged.get(Field::AccessToken), Some("mine"));
 
         let mut row = stored.clone();
-        row.apply_update(&Token::new().with(Field::Id, "9").with(Field::ExpiryTime, "1"));
+        row.apply_update(
+            &Token::new()
+                .with(Field::Id, "9")
+                .with(Field::ExpiryTime, "1"),
+        );
         assert_eq!(row.id(), Some("7"));
         assert_eq!(row.get(Field::AccessToken), Some("old"));
         assert_eq!(row.get(Field::ExpiryTime), Some("1"));
@@ -279,7 +283,9 @@ mod tests {
 
     #[test]
     fn rows_round_trip_in_column_order() {
-        let t = Token::new().with(Field::Id, "1").with(Field::ApiDomain, "d");
+        let t = Token::new()
+            .with(Field::Id, "1")
+            .with(Field::ApiDomain, "d");
         let row = t.to_row();
         assert_eq!(row[0], Some("1"));
         assert_eq!(row[9], Some("d"));

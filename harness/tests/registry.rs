@@ -9,7 +9,11 @@ use tokenstore_harness::clauses::{CLAUSES, Check, clause};
 fn every_scenario_names_registered_clauses() {
     for s in Suite::embedded().scenarios() {
         for id in &s.clauses {
-            assert!(clause(id).is_some(), "{}: unknown clause {id}", s.full_name());
+            assert!(
+                clause(id).is_some(),
+                "{}: unknown clause {id}",
+                s.full_name()
+            );
         }
     }
 }
@@ -25,7 +29,11 @@ fn every_clause_checked_by_scenarios_has_one() {
     for c in CLAUSES {
         match c.check {
             Check::Scenarios => assert!(covered.contains(c.id), "{} has no scenario", c.id),
-            Check::Pending(_) => assert!(!covered.contains(c.id), "{} is pending but has a scenario", c.id),
+            Check::Pending(_) => assert!(
+                !covered.contains(c.id),
+                "{} is pending but has a scenario",
+                c.id
+            ),
         }
     }
 }
@@ -41,7 +49,12 @@ fn every_scenario_file_in_the_folder_is_embedded() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/files");
     let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
         .expect("scenarios/files exists")
-        .map(|e| e.expect("readable entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.ends_with(".toml"))
         .collect();
     let embedded: BTreeSet<String> = tokenstore_scenarios::FILES
@@ -59,6 +72,12 @@ fn the_injection_corpus_has_at_least_forty_strings() {
         .map(|(_, t)| *t)
         .expect("security.toml is embedded");
     let corpus = text.split("corpus = [").nth(1).expect("a corpus");
-    let entries = corpus.split("\n]").next().expect("closed").lines().filter(|l| !l.trim().is_empty()).count();
+    let entries = corpus
+        .split("\n]")
+        .next()
+        .expect("closed")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
     assert!(entries >= 40, "{entries}");
 }

@@ -117,7 +117,11 @@ impl RawScenario {
         if self.clauses.is_empty() {
             return Err("names no clause".into());
         }
-        if let Some(r) = self.requires.iter().find(|r| !REQUIREMENTS.contains(&r.as_str())) {
+        if let Some(r) = self
+            .requires
+            .iter()
+            .find(|r| !REQUIREMENTS.contains(&r.as_str()))
+        {
             return Err(format!("unknown requirement {r:?}"));
         }
         let mut raw_steps = self.setup.clone();
@@ -129,9 +133,16 @@ impl RawScenario {
                     EachValues::Named(n) if n == "corpus" => corpus,
                     EachValues::Named(n) => return Err(format!("unknown value list {n:?}")),
                 };
-                let pairs = each.field.iter().flat_map(|f| values.iter().map(move |v| (f, v)));
+                let pairs = each
+                    .field
+                    .iter()
+                    .flat_map(|f| values.iter().map(move |v| (f, v)));
                 for (n, (field, value)) in pairs.enumerate() {
-                    let vars = [("field", field.as_str()), ("value", value), ("n", &n.to_string())];
+                    let vars = [
+                        ("field", field.as_str()),
+                        ("value", value),
+                        ("n", &n.to_string()),
+                    ];
                     raw_steps.extend(self.step.iter().map(|s| s.substituted(&vars)));
                 }
             }
@@ -217,7 +228,9 @@ impl RawStep {
             expect: self.expect.as_ref().map(|e| match e {
                 RawExpect::Word(w) => RawExpect::Word(w.clone()),
                 RawExpect::Token(x) => RawExpect::Token(subst_token(x, vars)),
-                RawExpect::List(l) => RawExpect::List(l.iter().map(|x| subst_token(x, vars)).collect()),
+                RawExpect::List(l) => {
+                    RawExpect::List(l.iter().map(|x| subst_token(x, vars)).collect())
+                }
             }),
             ..self.clone()
         }
@@ -240,7 +253,10 @@ impl RawStep {
             return Err("needs exactly one operation".into());
         }
         self.check_error_kind()?;
-        for t in [&self.save, &self.find, &self.roundtrip].into_iter().flatten() {
+        for t in [&self.save, &self.find, &self.roundtrip]
+            .into_iter()
+            .flatten()
+        {
             check_fields(t)?;
         }
         let step = if let Some(token) = &self.save {
@@ -313,7 +329,10 @@ impl RawStep {
             ("error", self.error.is_some()),
             ("count", self.count.is_some()),
         ];
-        match present.iter().find(|(name, set)| *set && !allowed.contains(name)) {
+        match present
+            .iter()
+            .find(|(name, set)| *set && !allowed.contains(name))
+        {
             Some((name, _)) => Err(format!("`{name}` does not apply to this operation")),
             None => Ok(()),
         }
@@ -385,7 +404,10 @@ mod tests {
             find = { username = "a" }
         "#;
         assert!(crate::parse("x.toml", bad_field).is_err());
-        let bad_kind = bad_field.replace("username = \"a\" }", "user_name = \"a\" }\nerror = \"Oops\"");
+        let bad_kind = bad_field.replace(
+            "username = \"a\" }",
+            "user_name = \"a\" }\nerror = \"Oops\"",
+        );
         assert!(crate::parse("x.toml", &bad_kind).is_err());
     }
 

@@ -125,9 +125,13 @@ pub enum Step {
     /// Save a token that matches no row: it must come back byte for byte (by id, by
     /// its key and in get_tokens, with every other row unchanged), or be refused with
     /// LimitExceeded when a value is over the store's declared limit, changing nothing.
-    Roundtrip { token: TokenSpec },
+    Roundtrip {
+        token: TokenSpec,
+    },
     /// The named bindings hold pairwise distinct ids.
-    DistinctIds { names: Vec<String> },
+    DistinctIds {
+        names: Vec<String>,
+    },
     /// Every file the store keeps is readable and writable by its owner only.
     FileMode,
 }

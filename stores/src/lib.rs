@@ -26,7 +26,9 @@ pub enum StoreSpec {
     List,
     /// A database file per fresh store, in a new temporary directory under `dir`
     /// (the system's temporary directory by default).
-    SqliteFile { dir: Option<PathBuf> },
+    SqliteFile {
+        dir: Option<PathBuf>,
+    },
     SqliteMemory,
 }
 
@@ -68,7 +70,9 @@ impl StoreSpec {
     pub fn location(&self) -> String {
         match self {
             StoreSpec::Memory | StoreSpec::List | StoreSpec::SqliteMemory => "in memory".to_owned(),
-            StoreSpec::SqliteFile { dir: None } => "a new file in the temporary directory".to_owned(),
+            StoreSpec::SqliteFile { dir: None } => {
+                "a new file in the temporary directory".to_owned()
+            }
             StoreSpec::SqliteFile { dir: Some(d) } => format!("a new file under {}", d.display()),
         }
     }

@@ -42,7 +42,9 @@ impl Rows {
 
     fn check_unique(&self, row: &Row, own: Option<usize>) -> Result<(), StoreError> {
         for field in Field::KEYS {
-            let holder = row[field.index()].as_deref().and_then(|v| self.scan(field, v));
+            let holder = row[field.index()]
+                .as_deref()
+                .and_then(|v| self.scan(field, v));
             if holder.is_some() && holder != own {
                 return Err(StoreError::Conflict { field });
             }

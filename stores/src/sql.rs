@@ -37,7 +37,8 @@ impl Statements {
             .map(|f| format!("{} = ?", f.name()))
             .collect();
         Statements {
-            select_by: Field::ALL.map(|f| format!("SELECT {cols} FROM {table} WHERE {} = ?", f.name())),
+            select_by: Field::ALL
+                .map(|f| format!("SELECT {cols} FROM {table} WHERE {} = ?", f.name())),
             select_all: format!("SELECT {cols} FROM {table}"),
             insert: format!("INSERT INTO {table} ({cols}) VALUES ({marks})"),
             update: format!("UPDATE {table} SET {} WHERE id = ?", sets.join(", ")),

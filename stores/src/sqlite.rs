@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params_from_iter};
+use rusqlite::{
+    Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params_from_iter,
+};
 use tempfile::TempDir;
 use tokenstore_harness::{
     Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
@@ -87,7 +89,11 @@ impl SqliteStore {
         Ok(store)
     }
 
-    fn init(conn: Connection, path: Option<PathBuf>, dir: Option<TempDir>) -> Result<Self, StoreError> {
+    fn init(
+        conn: Connection,
+        path: Option<PathBuf>,
+        dir: Option<TempDir>,
+    ) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| backend("set the busy timeout", e))?;
         conn.execute_batch(SCHEMA)
@@ -106,7 +112,12 @@ impl SqliteStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn find_by(&self, conn: &Connection, field: Field, value: &str) -> Result<Option<Token>, StoreError> {
+    fn find_by(
+        &self,
+        conn: &Connection,
+        field: Field,
+        value: &str,
+    ) -> Result<Option<Token>, StoreError> {
         conn.prepare_cached(self.sql.select_by(field))
             .and_then(|mut st| st.query_row([value], row_to_token).optional())
             .map_err(|e| backend("look up a token", e))
@@ -156,7 +167,9 @@ impl SqliteStore {
     fn next_id(&self, tx: &Transaction<'_>) -> Result<String, StoreError> {
         loop {
             let n: i64 = tx
-                .prepare_cached("UPDATE tokenstore_sequence SET last_id = last_id + 1 RETURNING last_id")
+                .prepare_cached(
+                    "UPDATE tokenstore_sequence SET last_id = last_id + 1 RETURNING last_id",
+                )
                 .and_then(|mut st| st.query_row([], |r| r.get(0)))
                 .map_err(|e| backend("draw an id", e))?;
             let id = n.to_string();

@@ -1,0 +1,46 @@
+//! The example's deliberately broken store fails exactly the clauses its three bugs
+//! break, and nothing else: the suite catches each bug, under the right clauses.
+
+#[path = "../../examples/broken-store/src/lib.rs"]
+mod broken;
+
+use std::collections::BTreeSet;
+
+use tokenstore_harness::{Status, Suite, factory, runtime};
+
+#[test]
+fn the_broken_example_fails_exactly_the_clauses_it_breaks() {
+    let f = factory(|| async { Ok::<_, String>(broken::BrokenStore::new()) });
+    let report = runtime()
+        .block_on(Suite::embedded().run("broken", "in memory", &f, false, |_, _| {}))
+        .expect("the store opens");
+    let failed: BTreeSet<&str> = report
+        .clauses
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.id)
+        .collect();
+    let expected = BTreeSet::from([
+        // bug 1: case-insensitive user names (the corpus holds an upper-case alice)
+        "find.exact",
+        // bugs 1 and 3: the corpus finds alice, and find_token_by_id of a corpus id fails
+        "security.injection",
+        // bug 2: a probe with no key answers with the first row
+        "find.no-key",
+        "value.empty",
+        "flow.revoke",
+        // bug 3: find_token_by_id fails on a miss
+        "by-id.miss",
+        "delete.one",
+        "id.no-reuse",
+        "flow.start-by-id",
+    ]);
+    assert_eq!(failed, expected);
+    let n = report.counts();
+    assert_eq!(
+        (n.failed, n.warned),
+        (8, 1),
+        "id.no-reuse is a SHOULD: a warning"
+    );
+    assert_eq!(report.exit_code(), 1);
+}
