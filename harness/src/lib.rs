@@ -22,7 +22,10 @@ pub use error::{BackendSource, ErrorKind, StoreError};
 pub use key::{LookupKey, insertable};
 pub use model::Model;
 pub use report::{RunReport, Status};
-pub use runner::{BoxFuture, Factory, SetupError, Suite, capabilities, factory, runtime, trials};
+pub use runner::{
+    BoxFuture, Factory, Fixture, SetupError, Suite, capabilities, factory, fixtures, runtime,
+    trials, unavailable,
+};
 pub use store::{BoxedStore, Capabilities, DynTokenStore, Limits, TokenStore, require_id};
 pub use token::{Field, Token};
 

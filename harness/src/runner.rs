@@ -18,8 +18,28 @@ use crate::store::{BoxedStore, Capabilities, DynTokenStore, TokenStore};
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Opens a fresh, empty, isolated store each time it is called.
-pub type Factory =
-    Arc<dyn Fn() -> BoxFuture<'static, Result<BoxedStore, SetupError>> + Send + Sync>;
+pub type Factory = Arc<dyn Fn() -> BoxFuture<'static, Result<Fixture, SetupError>> + Send + Sync>;
+
+/// A fresh store, and what to do once a check is done with it (drop its table, say).
+/// The teardown runs even when the check fails or the store panics.
+pub struct Fixture {
+    pub store: BoxedStore,
+    pub teardown: Option<BoxFuture<'static, ()>>,
+}
+
+impl Fixture {
+    pub fn new(store: impl TokenStore + 'static) -> Self {
+        Fixture {
+            store: DynTokenStore::new_box(store),
+            teardown: None,
+        }
+    }
+
+    pub fn with_teardown(mut self, teardown: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.teardown = Some(Box::pin(teardown));
+        self
+    }
+}
 
 /// The store could not be opened (unreachable server, unwritable directory, ...).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -39,14 +59,23 @@ where
     S: TokenStore + 'static,
     E: Into<Box<dyn Error + Send + Sync>>,
 {
+    fixtures(move || {
+        let fut = open();
+        async move { fut.await.map(Fixture::new) }
+    })
+}
+
+/// Wraps a closure that opens a fresh [`Fixture`] (a store with a teardown) into a
+/// [`Factory`].
+pub fn fixtures<F, Fut, E>(open: F) -> Factory
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Fixture, E>> + Send + 'static,
+    E: Into<Box<dyn Error + Send + Sync>>,
+{
     Arc::new(move || {
         let fut = open();
-        Box::pin(async move {
-            match fut.await {
-                Ok(store) => Ok(DynTokenStore::new_box(store)),
-                Err(e) => Err(SetupError(chain(&*e.into()))),
-            }
-        })
+        Box::pin(async move { fut.await.map_err(|e| SetupError(chain(&*e.into()))) })
     })
 }
 
@@ -55,8 +84,12 @@ fn chain(e: &(dyn Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        // Many errors repeat their source in their own text already.
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
         source = s.source();
     }
     text
@@ -76,6 +109,11 @@ impl Suite {
             Ok(scenarios) => Suite { scenarios },
             Err(e) => panic!("the embedded scenario files are invalid: {e}"),
         }
+    }
+
+    /// A suite of other scenarios (a regression file, a test's own).
+    pub fn new(scenarios: Vec<Scenario>) -> Suite {
+        Suite { scenarios }
     }
 
     pub fn scenarios(&self) -> &[Scenario] {
@@ -109,7 +147,13 @@ impl Suite {
 
 /// Opens one store to read what it declares.
 pub async fn capabilities(factory: &Factory) -> Result<Capabilities, SetupError> {
-    Ok(factory().await?.capabilities())
+    let fixture = factory().await?;
+    let caps = fixture.store.capabilities();
+    drop(fixture.store);
+    if let Some(teardown) = fixture.teardown {
+        teardown.await;
+    }
+    Ok(caps)
 }
 
 /// Runs one scenario on its own task, so that a store that panics fails the scenario
@@ -133,10 +177,13 @@ async fn run_one(
         report.reason = Some(why);
         return Ok(report);
     }
-    let store = factory().await?;
+    let Fixture { store, teardown } = factory().await?;
     let owned = scenario.clone();
     let outcome = tokio::spawn(async move { scenario::run(&*store, &owned).await }).await;
     report.duration = start.elapsed();
+    if let Some(teardown) = teardown {
+        teardown.await;
+    }
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(failure)) => {
@@ -193,15 +240,33 @@ pub fn trials(store: &str, factory: Factory) -> Vec<Trial> {
             }
         }
     }
-    for c in CLAUSES {
-        if let Check::Pending(why) = c.check {
-            trials.push(skipped(
+    trials.extend(pending(store));
+    trials
+}
+
+/// The trials of a store that is not available here (no server configured, say):
+/// every scenario is listed as ignored, with the reason.
+pub fn unavailable(store: &str, why: &str) -> Vec<Trial> {
+    let mut trials: Vec<Trial> = Suite::embedded()
+        .scenarios
+        .iter()
+        .map(|s| skipped(format!("{store}::{}", s.full_name()), why.to_owned()))
+        .collect();
+    trials.extend(pending(store));
+    trials
+}
+
+fn pending(store: &str) -> Vec<Trial> {
+    CLAUSES
+        .iter()
+        .filter_map(|c| match c.check {
+            Check::Pending(why) => Some(skipped(
                 format!("{store}::pending::{}", c.id),
                 why.to_owned(),
-            ));
-        }
-    }
-    trials
+            )),
+            Check::Scenarios => None,
+        })
+        .collect()
 }
 
 /// Expands to a `fn main` for a `harness = false` test target that runs the whole

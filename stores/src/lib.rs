@@ -7,20 +7,25 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use tokenstore_harness::{Factory, factory};
+use secrecy::{ExposeSecret, SecretString};
+use tokenstore_harness::{Factory, Fixture, StoreError, factory, fixtures};
 
 pub mod list;
 pub mod memory;
+pub mod mysql;
+pub mod mysql_server;
 mod sql;
 pub mod sqlite;
 
 pub use list::ListStore;
 pub use memory::MemoryStore;
+pub use mysql::{MysqlServer, MysqlStore};
+pub use mysql_server::MysqlSource;
 pub use sqlite::SqliteStore;
 
-/// A store named on the command line: `memory`, `list`, `sqlite`, `sqlite:DIR` or
-/// `sqlite::memory:`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A store named on the command line: `memory`, `list`, `sqlite`, `sqlite:DIR`,
+/// `sqlite::memory:` or `mysql://user:password@host:port/database`.
+#[derive(Clone, Debug)]
 pub enum StoreSpec {
     Memory,
     List,
@@ -30,12 +35,36 @@ pub enum StoreSpec {
         dir: Option<PathBuf>,
     },
     SqliteMemory,
+    /// A new table per fresh store, dropped after use. The URL may hold a password:
+    /// it is kept secret (redacted in `Debug`) and reports show `location` only.
+    Mysql {
+        url: SecretString,
+        location: String,
+    },
 }
 
-/// A store name the CLI does not know.
+impl PartialEq for StoreSpec {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (StoreSpec::Mysql { url: a, .. }, StoreSpec::Mysql { url: b, .. }) => {
+                a.expose_secret() == b.expose_secret()
+            }
+            (StoreSpec::SqliteFile { dir: a }, StoreSpec::SqliteFile { dir: b }) => a == b,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+/// A store the CLI cannot name. Never repeats a MySQL URL, which may hold a password.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown store {0:?}: expected memory, list, sqlite, sqlite:DIR or sqlite::memory:")]
-pub struct UnknownStore(String);
+pub enum UnknownStore {
+    #[error(
+        "unknown store {0:?}: expected memory, list, sqlite, sqlite:DIR, sqlite::memory: or mysql://…"
+    )]
+    Name(String),
+    #[error("{0}")]
+    MysqlUrl(String),
+}
 
 impl FromStr for StoreSpec {
     type Err = UnknownStore;
@@ -46,11 +75,18 @@ impl FromStr for StoreSpec {
             "list" => Ok(StoreSpec::List),
             "sqlite" => Ok(StoreSpec::SqliteFile { dir: None }),
             "sqlite::memory:" => Ok(StoreSpec::SqliteMemory),
+            _ if s.starts_with("mysql://") => match mysql::location_of(s) {
+                Ok(location) => Ok(StoreSpec::Mysql {
+                    url: SecretString::from(s),
+                    location,
+                }),
+                Err(e) => Err(UnknownStore::MysqlUrl(e.to_string())),
+            },
             _ => match s.strip_prefix("sqlite:") {
                 Some(dir) if !dir.is_empty() => Ok(StoreSpec::SqliteFile {
                     dir: Some(PathBuf::from(dir)),
                 }),
-                _ => Err(UnknownStore(s.to_owned())),
+                _ => Err(UnknownStore::Name(s.to_owned())),
             },
         }
     }
@@ -63,6 +99,7 @@ impl StoreSpec {
             StoreSpec::Memory => "memory",
             StoreSpec::List => "list",
             StoreSpec::SqliteFile { .. } | StoreSpec::SqliteMemory => "sqlite",
+            StoreSpec::Mysql { .. } => "mysql",
         }
     }
 
@@ -74,6 +111,7 @@ impl StoreSpec {
                 "a new file in the temporary directory".to_owned()
             }
             StoreSpec::SqliteFile { dir: Some(d) } => format!("a new file under {}", d.display()),
+            StoreSpec::Mysql { location, .. } => format!("a new table in {location}"),
         }
     }
 
@@ -87,6 +125,26 @@ impl StoreSpec {
                 let parent = dir.clone().unwrap_or_else(std::env::temp_dir);
                 async move { SqliteStore::temporary_in(&parent) }
             }),
+            StoreSpec::Mysql { url, .. } => mysql_factory(MysqlServer::new(url.expose_secret())),
         }
     }
+}
+
+/// Each fresh store is a new table on one shared pool; its teardown drops the table.
+pub fn mysql_factory(server: Result<MysqlServer, StoreError>) -> Factory {
+    let server = server.map_err(|e| e.to_string());
+    fixtures(move || {
+        let server = server.clone();
+        async move {
+            let store = server?.store(&mysql::scratch_table()).await?;
+            let drop_tables = store.drop_tables();
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Fixture::new(store).with_teardown(
+                async move {
+                    if let Err(e) = drop_tables.await {
+                        eprintln!("warning: could not drop a scratch table: {e}");
+                    }
+                },
+            ))
+        }
+    })
 }
