@@ -90,3 +90,48 @@ fn every_command_has_help() {
         assert!(stdout(&out).contains("Usage"), "{args:?}");
     }
 }
+
+fn tokenstore_without_mysql(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tokenstore"))
+        .args(args)
+        .env_remove("TOKENSTORE_MYSQL_URL")
+        .env_remove("TOKENSTORE_REQUIRE")
+        .output()
+        .expect("the binary runs")
+}
+
+fn all_output(o: &Output) -> String {
+    format!("{}{}", stdout(o), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn an_unreachable_mysql_server_is_a_setup_error_that_hides_the_password() {
+    let out = tokenstore(&["check", "mysql://user:pw-4f2a9c@127.0.0.1:1/db"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = all_output(&out);
+    assert!(!text.contains("pw-4f2a9c"), "{text}");
+    assert!(text.contains("could not open the store"), "{text}");
+}
+
+#[test]
+fn an_invalid_mysql_url_is_a_usage_error_that_hides_the_password() {
+    let out = tokenstore(&[
+        "check",
+        "mysql://user:pw-4f2a9c@127.0.0.1:3306/db?no_such_option=1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = all_output(&out);
+    assert!(!text.contains("pw-4f2a9c"), "{text}");
+    assert!(text.contains("not valid"), "{text}");
+}
+
+#[test]
+fn plain_mysql_without_a_server_is_skipped_unless_required() {
+    let skipped = tokenstore_without_mysql(&["check", "mysql"]);
+    assert_eq!(skipped.status.code(), Some(4), "{}", all_output(&skipped));
+    assert!(all_output(&skipped).contains("TOKENSTORE_MYSQL_URL is not set"));
+
+    let required = tokenstore_without_mysql(&["check", "mysql", "--require", "mysql"]);
+    assert_eq!(required.status.code(), Some(3), "{}", all_output(&required));
+    assert!(all_output(&required).contains("required"));
+}

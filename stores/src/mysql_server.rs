@@ -74,7 +74,9 @@ async fn container() -> MysqlSource {
                     url: SecretString::from(format!("mysql://root@{host}:{port}/test")),
                     _container: c,
                 },
-                _ => MysqlSource::Unavailable("the MySQL container started but exposes no port".into()),
+                _ => MysqlSource::Unavailable(
+                    "the MySQL container started but exposes no port".into(),
+                ),
             }
         }
         Err(e) => MysqlSource::Unavailable(format!(

@@ -6,23 +6,37 @@ use std::process::ExitCode;
 
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, Trial, run};
 use tokenstore_harness::{factory, runtime, trials, unavailable};
-use tokenstore_stores::{ListStore, MemoryStore, MysqlServer, MysqlSource, SqliteStore, mysql_factory, mysql_server};
+use tokenstore_stores::{
+    ListStore, MemoryStore, MysqlServer, MysqlSource, SqliteStore, mysql_factory, mysql_server,
+};
 
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let mut all = Vec::new();
-    all.extend(trials("memory", factory(|| async { Ok::<_, String>(MemoryStore::new()) })));
-    all.extend(trials("list", factory(|| async { Ok::<_, String>(ListStore::new()) })));
+    all.extend(trials(
+        "memory",
+        factory(|| async { Ok::<_, String>(MemoryStore::new()) }),
+    ));
+    all.extend(trials(
+        "list",
+        factory(|| async { Ok::<_, String>(ListStore::new()) }),
+    ));
     all.extend(trials(
         "sqlite",
         factory(|| async { SqliteStore::temporary_in(&std::env::temp_dir()) }),
     ));
-    all.extend(trials("sqlite-memory", factory(|| async { SqliteStore::in_memory() })));
+    all.extend(trials(
+        "sqlite-memory",
+        factory(|| async { SqliteStore::in_memory() }),
+    ));
     let source = runtime().block_on(MysqlSource::find());
     match (source.url(), source.reason()) {
         (Some(url), _) => all.extend(trials("mysql", mysql_factory(MysqlServer::new(url)))),
         (None, Some(why)) if mysql_server::required("mysql") => {
-            let why = format!("MySQL is required ({}) but unavailable: {why}", mysql_server::REQUIRE_VAR);
+            let why = format!(
+                "MySQL is required ({}) but unavailable: {why}",
+                mysql_server::REQUIRE_VAR
+            );
             all.push(Trial::test("mysql::setup", move || Err(Failed::from(why))));
         }
         (None, why) => all.extend(unavailable("mysql", why.unwrap_or_default())),
