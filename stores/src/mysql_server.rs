@@ -17,8 +17,10 @@ pub enum MysqlSource {
     #[cfg(feature = "docker")]
     Container {
         url: SecretString,
-        _container: testcontainers_modules::testcontainers::ContainerAsync<
-            testcontainers_modules::mysql::Mysql,
+        _container: Box<
+            testcontainers_modules::testcontainers::ContainerAsync<
+                testcontainers_modules::mysql::Mysql,
+            >,
         >,
     },
     Unavailable(String),
@@ -72,7 +74,7 @@ async fn container() -> MysqlSource {
             match (host, port) {
                 (Ok(host), Ok(port)) => MysqlSource::Container {
                     url: SecretString::from(format!("mysql://root@{host}:{port}/test")),
-                    _container: c,
+                    _container: Box::new(c),
                 },
                 _ => MysqlSource::Unavailable(
                     "the MySQL container started but exposes no port".into(),
