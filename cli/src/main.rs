@@ -1,11 +1,12 @@
 //! `tokenstore`: check a TokenStore against the contract.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use tokenstore_harness::clauses::{CLAUSES, Check};
-use tokenstore_harness::{Status, Suite, runtime};
-use tokenstore_stores::{MysqlSource, StoreSpec, mysql_server};
+use clap::{Args, Parser, Subcommand};
+use tokenstore_harness::clauses::CLAUSES;
+use tokenstore_harness::{Settings, Status, Suite, runtime};
+use tokenstore_stores::{MysqlServer, MysqlSource, SqliteStore, StoreSpec, mysql_server};
 
 /// Exit codes, documented in `--help`.
 const USAGE: u8 = 2;
@@ -36,9 +37,8 @@ enum Command {
         /// from TOKENSTORE_MYSQL_URL (or a Docker container, in a build with `docker`).
         #[arg(default_value = "sqlite")]
         store: String,
-        /// Count failed SHOULD clauses as failures (they are warnings otherwise).
-        #[arg(long)]
-        strict: bool,
+        #[command(flatten)]
+        run: RunArgs,
         /// A backend that must not be skipped for want of a server (`mysql`); also
         /// read from TOKENSTORE_REQUIRE (comma-separated).
         #[arg(long, value_name = "BACKEND")]
@@ -46,28 +46,71 @@ enum Command {
     },
     /// List the contract's clause ids with their levels and summaries.
     Clauses,
+    /// (Used by durability.crash.) Open a store and save tokens in a loop, printing
+    /// `ack <n> <id>` after each acknowledged save, until killed.
+    #[command(hide = true)]
+    CrashWriter {
+        /// The SQLite database file.
+        #[arg(
+            long,
+            conflicts_with = "mysql_table",
+            required_unless_present = "mysql_table"
+        )]
+        sqlite: Option<PathBuf>,
+        /// The MySQL table, on the server named by TOKENSTORE_MYSQL_URL.
+        #[arg(long)]
+        mysql_table: Option<String>,
+        /// The number of the first save.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Count failed SHOULD clauses as failures (they are warnings otherwise).
+    #[arg(long)]
+    strict: bool,
+    /// Random sequences run by model.sequences [env: TOKENSTORE_CASES; default: 128].
+    #[arg(long)]
+    cases: Option<u32>,
+    /// Seed of the random parts, to replay a run [env: TOKENSTORE_SEED; default: new].
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+impl RunArgs {
+    fn settings(&self) -> Settings {
+        let env = Settings::from_env();
+        Settings {
+            cases: self.cases.unwrap_or(env.cases),
+            seed: self.seed.unwrap_or(env.seed),
+            strict: self.strict,
+        }
+    }
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check {
             store,
-            strict,
+            run,
             require,
         } => match resolve(&store, &require) {
-            Ok((spec, _source)) => check(&spec, strict),
+            Ok((spec, _source)) => check(&spec, run.settings()),
             Err(code) => ExitCode::from(code),
         },
         Command::Clauses => {
             for c in CLAUSES {
-                let note = match c.check {
-                    Check::Scenarios => String::new(),
-                    Check::Pending(why) => format!(" ({why})"),
-                };
-                println!("{:<32} {:<6} {}{note}", c.id, c.level, c.summary);
+                println!("{:<32} {:<6} {}", c.id, c.level, c.summary);
             }
             ExitCode::SUCCESS
         }
+        Command::CrashWriter {
+            sqlite,
+            mysql_table,
+            from,
+        } => crash_writer(sqlite, mysql_table, from),
     }
 }
 
@@ -104,9 +147,36 @@ fn resolve(store: &str, require: &[String]) -> Result<(StoreSpec, Option<MysqlSo
     }
 }
 
-fn check(spec: &StoreSpec, strict: bool) -> ExitCode {
+/// The child process of durability.crash.
+fn crash_writer(sqlite: Option<PathBuf>, mysql_table: Option<String>, from: u64) -> ExitCode {
+    let outcome = runtime().block_on(async {
+        match (sqlite, mysql_table) {
+            (Some(path), _) => {
+                let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
+                tokenstore_harness::crash_writer(&store, from).await
+            }
+            (None, Some(table)) => {
+                let url = std::env::var(mysql_server::URL_VAR)
+                    .map_err(|_| format!("{} is not set", mysql_server::URL_VAR))?;
+                let server = MysqlServer::new(&url).map_err(|e| e.to_string())?;
+                let store = server.store(&table).await.map_err(|e| e.to_string())?;
+                tokenstore_harness::crash_writer(&store, from).await
+            }
+            (None, None) => Err("name a store: --sqlite PATH or --mysql-table TABLE".to_owned()),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(SETUP_ERROR)
+        }
+    }
+}
+
+fn check(spec: &StoreSpec, settings: Settings) -> ExitCode {
     let suite = Suite::embedded();
-    let total = suite.scenarios().len();
+    let total = suite.cases().len();
     let mut done = 0;
     let progress = |name: &str, status: Status| {
         done += 1;
@@ -114,9 +184,14 @@ fn check(spec: &StoreSpec, strict: bool) -> ExitCode {
             eprintln!("[{done}/{total}] FAIL {name}");
         }
     };
-    let factory = spec.factory();
+    // This program is the writer process that durability.crash kills.
+    let factory = spec.factory(std::env::current_exe().ok());
+    eprintln!(
+        "seed {} ({} random sequences); replay with --seed {}",
+        settings.seed, settings.cases, settings.seed
+    );
     let run =
-        runtime().block_on(suite.run(spec.name(), &spec.location(), &factory, strict, progress));
+        runtime().block_on(suite.run(spec.name(), &spec.location(), &factory, settings, progress));
     match run {
         Ok(report) => {
             print!("{}", tokenstore_reports::human::render(&report));

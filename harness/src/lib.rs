@@ -8,24 +8,31 @@
 //! - [`trials`] and [`conformance_main!`], which make the suite one named test per
 //!   scenario in a user's own `cargo test`.
 
+mod case;
 pub mod clauses;
+mod concurrency;
+mod durability;
 mod error;
+mod fixture;
 mod key;
 mod model;
+mod property;
 pub mod report;
 mod runner;
 pub mod scenario;
 mod store;
 mod token;
 
+pub use case::{Builtin, CASES_VAR, Case, DEFAULT_CASES, Probe, SEED_VAR, Settings};
+pub use durability::{crash_token, crash_writer};
 pub use error::{BackendSource, ErrorKind, StoreError};
+pub use fixture::{
+    BoxFuture, Factory, Fixture, Reopen, SetupError, SharedStore, Writer, factory, fixtures,
+};
 pub use key::{LookupKey, insertable};
 pub use model::Model;
 pub use report::{RunReport, Status};
-pub use runner::{
-    BoxFuture, Factory, Fixture, SetupError, Suite, capabilities, factory, fixtures, runtime,
-    trials, unavailable,
-};
+pub use runner::{Suite, runtime, trials, unavailable};
 pub use store::{BoxedStore, Capabilities, DynTokenStore, Limits, TokenStore, require_id};
 pub use token::{Field, Token};
 

@@ -17,6 +17,7 @@ use crate::token::{Field, Token};
 #[derive(Default)]
 pub struct Model {
     state: Mutex<State>,
+    limits: Limits,
 }
 
 #[derive(Default)]
@@ -90,6 +91,14 @@ impl Model {
         Self::default()
     }
 
+    /// A model that refuses what a store with these limits refuses.
+    pub fn with_limits(limits: Limits) -> Self {
+        Model {
+            limits,
+            ..Self::default()
+        }
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave a half-written row: every
         // mutation is a single assignment, so the poisoned state is still consistent.
@@ -102,7 +111,7 @@ impl TokenStore for Model {
         Capabilities {
             durable: false,
             files: false,
-            limits: Limits::NONE,
+            limits: self.limits,
         }
     }
 
@@ -121,6 +130,7 @@ impl TokenStore for Model {
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
+        self.limits.check(token)?;
         self.state().save(token)
     }
 

@@ -46,6 +46,7 @@ pub async fn run<S: TokenStore + ?Sized>(store: &S, scenario: &Scenario) -> Resu
             steps: run.log.clone(),
             expected,
             actual,
+            replay: None,
         })?;
     }
     Ok(())

@@ -115,36 +115,92 @@ impl StoreSpec {
         }
     }
 
-    /// Opens a fresh, empty store per call.
-    pub fn factory(&self) -> Factory {
+    /// Opens a fresh, empty store per call. Durable stores come with a way to open a
+    /// second instance on the same data and, when `writer` names this program (the
+    /// `tokenstore` binary), a crash-writer child process for `durability.crash`.
+    pub fn factory(&self, writer: Option<PathBuf>) -> Factory {
         match self.clone() {
             StoreSpec::Memory => factory(|| async { Ok::<_, String>(MemoryStore::new()) }),
             StoreSpec::List => factory(|| async { Ok::<_, String>(ListStore::new()) }),
             StoreSpec::SqliteMemory => factory(|| async { SqliteStore::in_memory() }),
-            StoreSpec::SqliteFile { dir } => factory(move || {
-                let parent = dir.clone().unwrap_or_else(std::env::temp_dir);
-                async move { SqliteStore::temporary_in(&parent) }
-            }),
-            StoreSpec::Mysql { url, .. } => mysql_factory(MysqlServer::new(url.expose_secret())),
+            StoreSpec::SqliteFile { dir } => {
+                sqlite_factory(dir.unwrap_or_else(std::env::temp_dir), writer)
+            }
+            StoreSpec::Mysql { url, .. } => mysql_factory(url, writer),
         }
     }
 }
 
-/// Each fresh store is a new table on one shared pool; its teardown drops the table.
-pub fn mysql_factory(server: Result<MysqlServer, StoreError>) -> Factory {
-    let server = server.map_err(|e| e.to_string());
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Each fresh store is a new database file in a new temporary directory under
+/// `parent`; the directory goes with the fixture's teardown, after every instance.
+pub fn sqlite_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
     fixtures(move || {
-        let server = server.clone();
+        let (parent, writer) = (parent.clone(), writer.clone());
+        async move {
+            let dir = tempfile::Builder::new()
+                .prefix("tokenstore-")
+                .tempdir_in(&parent)
+                .map_err(|e| StoreError::backend("create a temporary directory", e))?;
+            let path = dir.path().join("tokens.db");
+            let mut fixture = Fixture::new(SqliteStore::open(&path)?);
+            let again = path.clone();
+            fixture = fixture.with_reopen(move || {
+                let path = again.clone();
+                async move { SqliteStore::open(&path) }
+            });
+            if let Some(program) = writer {
+                fixture = fixture.with_writer(move |from| {
+                    let mut command = std::process::Command::new(&program);
+                    command
+                        .arg("crash-writer")
+                        .arg("--sqlite")
+                        .arg(&path)
+                        .arg("--from")
+                        .arg(from.to_string());
+                    command
+                });
+            }
+            Ok::<_, BoxError>(fixture.with_teardown(async move { drop(dir) }))
+        }
+    })
+}
+
+/// Each fresh store is a new table on one shared pool; its teardown drops the table.
+/// A second instance is a new pool on the same table, as a second process would have.
+pub fn mysql_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
+    let server = MysqlServer::new(url.expose_secret()).map_err(|e| e.to_string());
+    fixtures(move || {
+        let (server, url, writer) = (server.clone(), url.clone(), writer.clone());
         async move {
             let store = server?.store(&mysql::scratch_table()).await?;
-            let drop_tables = store.drop_tables();
-            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(Fixture::new(store).with_teardown(
-                async move {
-                    if let Err(e) = drop_tables.await {
-                        eprintln!("warning: could not drop a scratch table: {e}");
-                    }
-                },
-            ))
+            let (table, drop_tables) = (store.table().to_owned(), store.drop_tables());
+            let mut fixture = Fixture::new(store);
+            let (again, again_table) = (url.clone(), table.clone());
+            fixture = fixture.with_reopen(move || {
+                let (url, table) = (again.clone(), again_table.clone());
+                async move { MysqlServer::new(url.expose_secret())?.store(&table).await }
+            });
+            if let Some(program) = writer {
+                fixture = fixture.with_writer(move |from| {
+                    let mut command = std::process::Command::new(&program);
+                    command
+                        .arg("crash-writer")
+                        .arg("--mysql-table")
+                        .arg(&table)
+                        .arg("--from")
+                        .arg(from.to_string())
+                        // The URL holds a password: the environment, not the command line.
+                        .env(mysql_server::URL_VAR, url.expose_secret());
+                    command
+                });
+            }
+            Ok::<_, BoxError>(fixture.with_teardown(async move {
+                if let Err(e) = drop_tables.await {
+                    eprintln!("warning: could not drop a scratch table: {e}");
+                }
+            }))
         }
     })
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, Trial, run};
 use tokenstore_harness::{factory, runtime, trials, unavailable};
 use tokenstore_stores::{
-    ListStore, MemoryStore, MysqlServer, MysqlSource, SqliteStore, mysql_factory, mysql_server,
+    ListStore, MemoryStore, MysqlSource, SqliteStore, mysql_factory, mysql_server, sqlite_factory,
 };
 
 fn main() -> ExitCode {
@@ -21,17 +21,14 @@ fn main() -> ExitCode {
         "list",
         factory(|| async { Ok::<_, String>(ListStore::new()) }),
     ));
-    all.extend(trials(
-        "sqlite",
-        factory(|| async { SqliteStore::temporary_in(&std::env::temp_dir()) }),
-    ));
+    all.extend(trials("sqlite", sqlite_factory(std::env::temp_dir(), None)));
     all.extend(trials(
         "sqlite-memory",
         factory(|| async { SqliteStore::in_memory() }),
     ));
     let source = runtime().block_on(MysqlSource::find());
     match (source.url(), source.reason()) {
-        (Some(url), _) => all.extend(trials("mysql", mysql_factory(MysqlServer::new(url)))),
+        (Some(url), _) => all.extend(trials("mysql", mysql_factory(url.into(), None))),
         (None, Some(why)) if mysql_server::required("mysql") => {
             let why = format!(
                 "MySQL is required ({}) but unavailable: {why}",

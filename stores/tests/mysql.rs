@@ -12,9 +12,18 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
 use tokenstore_harness::libtest_mimic::{Arguments, Completion, Failed, Trial, run};
-use tokenstore_harness::{ErrorKind, Field, Status, StoreError, Suite, Token, TokenStore, runtime};
+use tokenstore_harness::{
+    ErrorKind, Field, Settings, Status, StoreError, Suite, Token, TokenStore, runtime,
+};
 use tokenstore_stores::mysql::scratch_table;
 use tokenstore_stores::{MysqlServer, MysqlSource, MysqlStore, mysql_factory, mysql_server};
+
+/// A short model run: these tests are about tables, not about the model.
+const SETTINGS: Settings = Settings {
+    cases: 8,
+    seed: 1,
+    strict: false,
+};
 
 const RESTART_VAR: &str = "TOKENSTORE_MYSQL_RESTART_CMD";
 
@@ -108,16 +117,16 @@ fn failing_suite() -> Result<Suite, Failed> {
 fn tables_dropped(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let server = MysqlServer::new(url).map_err(fail)?;
-        let factory = mysql_factory(Ok(server.clone()));
+        let factory = mysql_factory(url.into(), None);
         let failing = failing_suite()?
-            .run("mysql", "", &factory, false, |_, _| {})
+            .run("mysql", "", &factory, SETTINGS, |_, _| {})
             .await
             .map_err(fail)?;
         if failing.clauses.iter().all(|c| c.status != Status::Fail) {
             return Err(fail("the failing scenario did not fail"));
         }
         Suite::embedded()
-            .run("mysql", "", &factory, false, |_, _| {})
+            .run("mysql", "", &factory, SETTINGS, |_, _| {})
             .await
             .map_err(fail)?;
         let left = scratch_tables(&server).await?;
@@ -139,9 +148,9 @@ fn bystander_untouched(url: &str) -> Result<(), Failed> {
             .with(Field::UserName, "alice@example.com")
             .with(Field::RefreshToken, "1000.rt-alice");
         let id = bystander.save_token(&token).await.map_err(fail)?;
-        let factory = mysql_factory(Ok(server.clone()));
+        let factory = mysql_factory(url.into(), None);
         let report = Suite::embedded()
-            .run("mysql", "", &factory, false, |_, _| {})
+            .run("mysql", "", &factory, SETTINGS, |_, _| {})
             .await;
         let rows = bystander.get_tokens().await.map_err(fail);
         bystander.drop_tables().await.map_err(fail)?;

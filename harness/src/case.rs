@@ -1,0 +1,247 @@
+//! A case of the suite: a scenario from the files, or a built-in check. Each knows
+//! its name, its clauses, when it does not apply, and how to run on a factory.
+
+use tokenstore_scenarios::Scenario;
+
+use crate::fixture::{Factory, Fixture, SetupError, SharedStore};
+use crate::report::Failure;
+use crate::store::{Capabilities, TokenStore};
+use crate::{concurrency, durability, property, scenario};
+
+/// The checks written in Rust: what a scenario file cannot say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    Distinct,
+    SameUser,
+    ReadDuringWrite,
+    MultiInstance,
+    Reopen,
+    Crash,
+    ModelSequences,
+}
+
+impl Builtin {
+    pub const ALL: [Builtin; 7] = [
+        Builtin::Distinct,
+        Builtin::SameUser,
+        Builtin::ReadDuringWrite,
+        Builtin::MultiInstance,
+        Builtin::Reopen,
+        Builtin::Crash,
+        Builtin::ModelSequences,
+    ];
+
+    /// The clause it checks; its name is the clause id.
+    pub fn clause(self) -> &'static str {
+        match self {
+            Builtin::Distinct => "concurrency.distinct",
+            Builtin::SameUser => "concurrency.same-user",
+            Builtin::ReadDuringWrite => "concurrency.read-during-write",
+            Builtin::MultiInstance => "concurrency.multi-instance",
+            Builtin::Reopen => "durability.reopen",
+            Builtin::Crash => "durability.crash",
+            Builtin::ModelSequences => "model.sequences",
+        }
+    }
+}
+
+/// What one probe fixture showed about a store, to decide skips before running.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub caps: Capabilities,
+    /// The fixture can open a second instance on the same data.
+    pub reopen: bool,
+    /// The fixture can start a writer process (for `durability.crash`).
+    pub writer: bool,
+}
+
+impl Probe {
+    /// Opens one fixture and looks at it.
+    pub async fn of(factory: &Factory) -> Result<Probe, SetupError> {
+        let fixture = factory().await?;
+        let probe = Probe {
+            caps: fixture.store.capabilities(),
+            reopen: fixture.reopen.is_some(),
+            writer: fixture.writer.is_some(),
+        };
+        fixture.finish().await;
+        Ok(probe)
+    }
+}
+
+/// Knobs of the random parts of the suite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// Random sequences run by `model.sequences`.
+    pub cases: u32,
+    /// Seeds the sequences and the kill moments of `durability.crash`.
+    pub seed: u64,
+    /// Failed SHOULD clauses count as failures.
+    pub strict: bool,
+}
+
+/// The environment variables that set [`Settings`].
+pub const CASES_VAR: &str = "TOKENSTORE_CASES";
+pub const SEED_VAR: &str = "TOKENSTORE_SEED";
+pub const DEFAULT_CASES: u32 = 128;
+
+impl Settings {
+    /// From `TOKENSTORE_CASES` and `TOKENSTORE_SEED`; without a seed, a new one
+    /// (reports name it, so any run can be replayed).
+    pub fn from_env() -> Settings {
+        let var = |name| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        Settings {
+            cases: var(CASES_VAR).map_or(DEFAULT_CASES, |c| u32::try_from(c).unwrap_or(u32::MAX)),
+            seed: var(SEED_VAR).unwrap_or_else(fresh_seed),
+            strict: false,
+        }
+    }
+}
+
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+    nanos ^ u64::from(std::process::id()).rotate_left(32)
+}
+
+#[derive(Clone, Debug)]
+pub enum Case {
+    Scenario(Scenario),
+    Builtin(Builtin),
+}
+
+const NOT_DURABLE: &str = "the store declares that it is not durable";
+const NO_REOPEN: &str = "the fixture cannot open a second instance on the same data";
+const NO_WRITER: &str =
+    "no writer process for this store: `tokenstore check` starts one for the stores it opens";
+
+impl Case {
+    /// `family::name` for scenarios, the clause id for built-in checks.
+    pub fn full_name(&self) -> String {
+        match self {
+            Case::Scenario(s) => s.full_name(),
+            Case::Builtin(b) => b.clause().to_owned(),
+        }
+    }
+
+    pub fn clauses(&self) -> Vec<String> {
+        match self {
+            Case::Scenario(s) => s.clauses.clone(),
+            Case::Builtin(b) => vec![b.clause().to_owned()],
+        }
+    }
+
+    /// Why the case does not apply to this store, if it does not.
+    pub fn skip_reason(&self, probe: &Probe) -> Option<String> {
+        let durable_with = |has: bool, missing: &str| match (probe.caps.durable, has) {
+            (false, _) => Some(NOT_DURABLE.to_owned()),
+            (true, false) => Some(missing.to_owned()),
+            (true, true) => None,
+        };
+        match self {
+            Case::Scenario(s) => scenario::skip_reason(s, &probe.caps),
+            Case::Builtin(Builtin::MultiInstance | Builtin::Reopen) => {
+                durable_with(probe.reopen, NO_REOPEN)
+            }
+            Case::Builtin(Builtin::Crash) if !probe.reopen => durable_with(false, NO_REOPEN),
+            Case::Builtin(Builtin::Crash) => durable_with(probe.writer, NO_WRITER),
+            Case::Builtin(_) => None,
+        }
+    }
+
+    /// Runs the case on fresh fixtures from `factory`; `store` names it in replays.
+    pub async fn run(
+        &self,
+        factory: &Factory,
+        settings: Settings,
+        store: &str,
+    ) -> Result<Result<(), Failure>, SetupError> {
+        if let Case::Builtin(Builtin::ModelSequences) = self {
+            let limits = Probe::of(factory).await?.caps.limits;
+            let outcome = property::sequences(
+                factory.clone(),
+                limits,
+                settings.cases,
+                settings.seed,
+                store.to_owned(),
+            );
+            return Ok(outcome.await);
+        }
+        let Fixture {
+            store,
+            reopen,
+            writer,
+            teardown,
+        } = factory().await?;
+        // On its own task, so that a store that panics fails this case (and the
+        // teardown still runs) instead of ending the run.
+        let case = self.clone();
+        let outcome = tokio::spawn(async move {
+            match (case, reopen) {
+                (Case::Scenario(s), _) => scenario::run(&*store, &s).await,
+                (Case::Builtin(Builtin::Distinct), _) => concurrency::distinct(&[store]).await,
+                (Case::Builtin(Builtin::SameUser), _) => concurrency::same_user(&[store]).await,
+                (Case::Builtin(Builtin::ReadDuringWrite), _) => {
+                    concurrency::read_during_write(&[store]).await
+                }
+                (Case::Builtin(Builtin::MultiInstance), Some(reopen)) => match reopen().await {
+                    Ok(second) => multi_instance([store, second]).await,
+                    Err(e) => Err(open_failure(e)),
+                },
+                (Case::Builtin(Builtin::Reopen), Some(reopen)) => {
+                    durability::reopen(store, &reopen).await
+                }
+                (Case::Builtin(Builtin::Crash), Some(reopen)) => match writer {
+                    Some(writer) => durability::crash(store, &writer, &reopen, settings.seed).await,
+                    None => Err(open_failure(SetupError(NO_WRITER.to_owned()))),
+                },
+                _ => Err(open_failure(SetupError(NO_REOPEN.to_owned()))),
+            }
+        })
+        .await
+        .unwrap_or_else(|join| Err(panicked(join)));
+        if let Some(teardown) = teardown {
+            teardown.await;
+        }
+        Ok(outcome)
+    }
+}
+
+async fn multi_instance(stores: [SharedStore; 2]) -> Result<(), Failure> {
+    concurrency::distinct(&stores).await?;
+    concurrency::same_user(&stores).await?;
+    concurrency::read_during_write(&stores).await
+}
+
+fn open_failure(e: SetupError) -> Failure {
+    Failure {
+        step: 1,
+        steps: vec!["open a second instance on the same data".to_owned()],
+        expected: "it opens".to_owned(),
+        actual: e.to_string(),
+        replay: None,
+    }
+}
+
+fn panicked(join: tokio::task::JoinError) -> Failure {
+    let message = match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-text panic".to_owned()),
+        Err(e) => e.to_string(),
+    };
+    Failure {
+        step: 1,
+        steps: vec!["run the case".to_owned()],
+        expected: "no panic".to_owned(),
+        actual: format!("the store panicked: {message}"),
+        replay: None,
+    }
+}

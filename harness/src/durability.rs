@@ -1,0 +1,268 @@
+//! `durability.*`: what a durable store acknowledged survives a reopen and a kill.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::fixture::{Reopen, SharedStore, Writer};
+use crate::report::Failure;
+use crate::scenario::describe;
+use crate::store::TokenStore;
+use crate::token::{Field, Token};
+
+/// Child processes killed by `durability.crash`.
+pub const KILLS: usize = 20;
+
+fn failure(steps: Vec<String>, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
+    Failure {
+        step: steps.len(),
+        steps,
+        expected: expected.into(),
+        actual: actual.into(),
+        replay: None,
+    }
+}
+
+fn token(n: usize) -> Token {
+    Token::new()
+        .with(Field::UserName, &format!("durable{n}@example.com"))
+        .with(Field::RefreshToken, &format!("1000.rt-durable-{n}"))
+        .with(Field::AccessToken, &format!("1000.at-durable-{n}"))
+        .with(Field::ExpiryTime, &n.to_string())
+}
+
+/// Writes inserts, updates and deletes, drops the store, opens it again from the same
+/// configuration, and compares every row.
+pub async fn reopen(store: SharedStore, reopen: &Reopen) -> Result<(), Failure> {
+    let mut steps = vec!["save 20 tokens, update 5, delete 5".to_owned()];
+    let fail_op = |steps: &Vec<String>, e: String| failure(steps.clone(), "success", e);
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        ids.push(
+            store
+                .save_token(&token(n))
+                .await
+                .map_err(|e| fail_op(&steps, e.to_string()))?,
+        );
+    }
+    for (n, id) in ids.iter().enumerate().take(5) {
+        let update = Token::new()
+            .with(Field::Id, id)
+            .with(Field::AccessToken, &format!("1000.at-durable-{n}-b"));
+        store
+            .save_token(&update)
+            .await
+            .map_err(|e| fail_op(&steps, e.to_string()))?;
+    }
+    for id in &ids[15..] {
+        store
+            .delete_token(id)
+            .await
+            .map_err(|e| fail_op(&steps, e.to_string()))?;
+    }
+    let before = store
+        .get_tokens()
+        .await
+        .map_err(|e| fail_op(&steps, e.to_string()))?;
+    drop(store);
+    steps.push("drop the store and open it again".to_owned());
+    let again = reopen()
+        .await
+        .map_err(|e| failure(steps.clone(), "the store opens again", e.to_string()))?;
+    steps.push("get_tokens()".to_owned());
+    let after = again
+        .get_tokens()
+        .await
+        .map_err(|e| fail_op(&steps, e.to_string()))?;
+    same_set(&before, &after).map_err(|(e, a)| failure(steps, e, a))
+}
+
+fn same_set(want: &[Token], got: &[Token]) -> Result<(), (String, String)> {
+    let missing: Vec<String> = want
+        .iter()
+        .filter(|t| !got.contains(t))
+        .map(describe)
+        .collect();
+    let extra: Vec<String> = got
+        .iter()
+        .filter(|t| !want.contains(t))
+        .map(describe)
+        .collect();
+    if missing.is_empty() && extra.is_empty() {
+        return Ok(());
+    }
+    Err((
+        format!("the {} rows acknowledged before the reopen", want.len()),
+        format!(
+            "{} rows; lost or changed: {missing:?}; unexpected: {extra:?}",
+            got.len()
+        ),
+    ))
+}
+
+/// The token the crash writer saves as its `k`-th save: user `k / 2`, version `k % 2`,
+/// so every user is inserted and then updated.
+pub fn crash_token(k: u64) -> Token {
+    let (user, version) = (k / 2, k % 2);
+    Token::new()
+        .with(Field::UserName, &format!("crash{user}@example.com"))
+        .with(Field::RefreshToken, &format!("1000.rt-crash-{user}"))
+        .with(
+            Field::AccessToken,
+            &format!("1000.at-crash-{user}-v{version}"),
+        )
+        .with(Field::ExpiryTime, &k.to_string())
+}
+
+/// The crash writer's loop: saves `crash_token(k)` for k = from, from + 1, … and prints
+/// `ack <k> <id>` after each acknowledged save, until killed.
+pub async fn crash_writer<S: TokenStore + ?Sized>(store: &S, from: u64) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for k in from.. {
+        let id = store
+            .save_token(&crash_token(k))
+            .await
+            .map_err(|e| e.to_string())?;
+        writeln!(out, "ack {k} {id}")
+            .and_then(|()| out.flush())
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Starts the writer, kills it with SIGKILL at a pseudo-random moment, and returns
+/// the saves it acknowledged, 20 times over; then opens the store and checks that every
+/// acknowledged token is present and intact.
+pub async fn crash(
+    store: SharedStore,
+    writer: &Writer,
+    reopen: &Reopen,
+    seed: u64,
+) -> Result<(), Failure> {
+    drop(store);
+    let mut steps = Vec::new();
+    let mut acked: BTreeMap<u64, String> = BTreeMap::new();
+    let mut rng = seed | 1;
+    let mut next = 0u64;
+    let started = Instant::now();
+    for round in 0..KILLS {
+        // xorshift: the kill moments follow the run's seed.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let after = Duration::from_millis(30 + rng % 120);
+        let command = writer(next);
+        let acks = tokio::task::spawn_blocking(move || run_and_kill(command, after))
+            .await
+            .map_err(|e| failure(steps.clone(), "the writer runs", e.to_string()))?
+            .map_err(|e| failure(steps.clone(), "the writer runs", e))?;
+        steps.push(format!(
+            "writer from save {next}, killed after {after:?}: {} saves acknowledged",
+            acks.len()
+        ));
+        next = acks.keys().next_back().map_or(next, |k| k + 1) + 2;
+        acked.extend(acks);
+        if started.elapsed() > Duration::from_secs(1) && round % 5 == 4 {
+            eprintln!(
+                "durability.crash: {} of {KILLS} kills, {} saves acknowledged",
+                round + 1,
+                acked.len()
+            );
+        }
+    }
+    if acked.is_empty() {
+        return Err(failure(
+            steps,
+            "the writer acknowledges saves before it is killed",
+            "no save acknowledged",
+        ));
+    }
+    steps.push("open the store".to_owned());
+    let again = reopen()
+        .await
+        .map_err(|e| failure(steps.clone(), "the store opens cleanly", e.to_string()))?;
+    let rows = again
+        .get_tokens()
+        .await
+        .map_err(|e| failure(steps.clone(), "get_tokens succeeds", e.to_string()))?;
+    steps.push(format!(
+        "check the {} acknowledged saves among {} rows",
+        acked.len(),
+        rows.len()
+    ));
+    check_crash_rows(&rows, &acked).map_err(|(e, a)| failure(steps, e, a))
+}
+
+/// Every row is one of the writer's tokens, whole; for every user, the row is at least
+/// as new as the newest acknowledged save (an unacknowledged save may have landed).
+fn check_crash_rows(rows: &[Token], acked: &BTreeMap<u64, String>) -> Result<(), (String, String)> {
+    let mut by_user = BTreeMap::new();
+    for row in rows {
+        let k: Option<u64> = row.get(Field::ExpiryTime).and_then(|e| e.parse().ok());
+        match k {
+            Some(k) if *row == crash_token(k).with(Field::Id, row.id().unwrap_or_default()) => {
+                by_user.insert(k / 2, (k, row.id().unwrap_or_default().to_owned()));
+            }
+            _ => {
+                return Err((
+                    "only whole tokens the writer saved".into(),
+                    format!("a torn row: {}", describe(row)),
+                ));
+            }
+        }
+    }
+    for (k, id) in acked {
+        match by_user.get(&(k / 2)) {
+            Some((have, have_id)) if have >= k && have_id == id => {}
+            Some((have, have_id)) => {
+                return Err((
+                    format!("save {k} (id {id}) or a newer one"),
+                    format!("save {have} (id {have_id})"),
+                ));
+            }
+            None => return Err((format!("save {k} (id {id})"), "lost".into())),
+        }
+    }
+    Ok(())
+}
+
+/// Runs the writer until `after`, then SIGKILLs it; the acknowledgements it printed.
+fn run_and_kill(
+    mut command: std::process::Command,
+    after: Duration,
+) -> Result<BTreeMap<u64, String>, String> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the writer: {e}"))?;
+    let stdout = child.stdout.take().ok_or("the writer has no stdout")?;
+    let reader = std::thread::spawn(move || {
+        let mut acks = BTreeMap::new();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let mut parts = line.splitn(3, ' ');
+            if let (Some("ack"), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next())
+                && let Ok(k) = k.parse()
+            {
+                acks.insert(k, id.to_owned());
+            }
+        }
+        acks
+    });
+    std::thread::sleep(after);
+    let exited_early = child.try_wait().map_err(|e| e.to_string())?;
+    let _ = child.kill();
+    let _ = child.wait();
+    let acks = reader
+        .join()
+        .map_err(|_| "the reader thread panicked".to_owned())?;
+    match exited_early {
+        Some(status) if acks.is_empty() => Err(format!(
+            "the writer exited on its own ({status}) without saving"
+        )),
+        _ => Ok(acks),
+    }
+}
