@@ -8,6 +8,8 @@ use tokenstore_harness::clauses::CLAUSES;
 use tokenstore_harness::{Settings, Status, Suite, runtime};
 use tokenstore_stores::{MysqlServer, MysqlSource, SqliteStore, StoreSpec, mysql_server};
 
+mod selftest;
+
 /// Exit codes, documented in `--help`.
 const USAGE: u8 = 2;
 const SETUP_ERROR: u8 = 3;
@@ -46,6 +48,20 @@ enum Command {
     },
     /// List the contract's clause ids with their levels and summaries.
     Clauses,
+    /// Prove the harness: run the suite on 17 deliberately broken stores (each must
+    /// fail the clause it breaks) and on the reference stores (none may fail).
+    Selftest {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Also check this MySQL server's reference store (or set TOKENSTORE_MYSQL_URL).
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "TOKENSTORE_MYSQL_URL",
+            hide_env_values = true
+        )]
+        mysql: Option<String>,
+    },
     /// (Used by durability.crash.) Open a store and save tokens in a loop, printing
     /// `ack <n> <id>` after each acknowledged save, until killed.
     #[command(hide = true)]
@@ -105,6 +121,35 @@ fn main() -> ExitCode {
                 println!("{:<32} {:<6} {}", c.id, c.level, c.summary);
             }
             ExitCode::SUCCESS
+        }
+        Command::Selftest { run, mysql } => {
+            let mut references = vec![
+                StoreSpec::Memory,
+                StoreSpec::List,
+                StoreSpec::SqliteFile { dir: None },
+            ];
+            match mysql
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(str::parse::<StoreSpec>)
+            {
+                Some(Ok(spec)) => references.push(spec),
+                Some(Err(e)) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(USAGE);
+                }
+                None => eprintln!(
+                    "note: the MySQL reference store is not checked: no TOKENSTORE_MYSQL_URL"
+                ),
+            }
+            match selftest::selftest(&references, run.settings()) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(SETUP_ERROR)
+                }
+            }
         }
         Command::CrashWriter {
             sqlite,
@@ -178,11 +223,17 @@ fn check(spec: &StoreSpec, settings: Settings) -> ExitCode {
     let suite = Suite::embedded();
     let total = suite.cases().len();
     let mut done = 0;
+    let mut last = std::time::Instant::now();
     let progress = |name: &str, status: Status| {
         done += 1;
-        if status == Status::Fail {
-            eprintln!("[{done}/{total}] FAIL {name}");
+        // Quiet for fast cases; a line for a failure or a case that took a while.
+        if status == Status::Fail || last.elapsed().as_secs() >= 1 {
+            eprintln!(
+                "[{done}/{total}] {status:?} {name} ({:.1} s)",
+                last.elapsed().as_secs_f64()
+            );
         }
+        last = std::time::Instant::now();
     };
     // This program is the writer process that durability.crash kills.
     let factory = spec.factory(std::env::current_exe().ok());

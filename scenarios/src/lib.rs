@@ -22,6 +22,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("value.toml", include_str!("../files/value.toml")),
     ("security.toml", include_str!("../files/security.toml")),
     ("flow.toml", include_str!("../files/flow.toml")),
+    ("regression.toml", include_str!("../files/regression.toml")),
 ];
 
 /// A scenario ready to run: concrete steps, run in order on one fresh store.

@@ -12,6 +12,7 @@ use tokenstore_harness::{Factory, Fixture, StoreError, factory, fixtures};
 
 pub mod list;
 pub mod memory;
+pub mod mutants;
 pub mod mysql;
 pub mod mysql_server;
 mod sql;

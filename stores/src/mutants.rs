@@ -1,0 +1,412 @@
+//! The mutant zoo: stores that each break one clause the way published stores do.
+//! `tokenstore selftest` runs the suite on every one and fails unless each is caught
+//! by the clause it breaks — the harness's proof that it finds real bugs.
+//!
+//! One small list-backed store with a switch per bug, so that each mutant differs from
+//! a correct store in exactly one place (marked `Bug::…` below).
+
+use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
+
+use tokenstore_harness::{
+    Capabilities, Factory, Field, Fixture, Limits, LookupKey, StoreError, Token, TokenStore,
+    fixtures, insertable, require_id,
+};
+
+/// One way to break the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    UpdateThenInsertRace,
+    TextMaxId,
+    CaseInsensitiveMatch,
+    TrailingSpaceMatch,
+    FirstRowForNoKey,
+    ByIdMissIsAnError,
+    DeleteByPrefix,
+    NoOpUpdateInserts,
+    TruncatesLongValues,
+    SecretInErrors,
+    ClaimsDurability,
+    TornWrites,
+    ReusesIds,
+    FindDoesNotMerge,
+    RefreshBeforeGrant,
+    DeleteAllDoesNothing,
+    StaleUserIndex,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 17] = [
+        Bug::UpdateThenInsertRace,
+        Bug::TextMaxId,
+        Bug::CaseInsensitiveMatch,
+        Bug::TrailingSpaceMatch,
+        Bug::FirstRowForNoKey,
+        Bug::ByIdMissIsAnError,
+        Bug::DeleteByPrefix,
+        Bug::NoOpUpdateInserts,
+        Bug::TruncatesLongValues,
+        Bug::SecretInErrors,
+        Bug::ClaimsDurability,
+        Bug::TornWrites,
+        Bug::ReusesIds,
+        Bug::FindDoesNotMerge,
+        Bug::RefreshBeforeGrant,
+        Bug::DeleteAllDoesNothing,
+        Bug::StaleUserIndex,
+    ];
+
+    /// The clause that must catch it.
+    pub fn clause(self) -> &'static str {
+        match self {
+            Bug::UpdateThenInsertRace => "concurrency.same-user",
+            Bug::TextMaxId => "id.unique",
+            Bug::CaseInsensitiveMatch | Bug::TrailingSpaceMatch => "find.exact",
+            Bug::FirstRowForNoKey => "find.no-key",
+            Bug::ByIdMissIsAnError => "by-id.miss",
+            Bug::DeleteByPrefix => "delete.isolation",
+            Bug::NoOpUpdateInserts => "save.idempotent",
+            Bug::TruncatesLongValues => "value.limit",
+            Bug::SecretInErrors => "security.no-secret-leak",
+            Bug::ClaimsDurability => "durability.reopen",
+            Bug::TornWrites => "concurrency.read-during-write",
+            Bug::ReusesIds => "id.no-reuse",
+            Bug::FindDoesNotMerge => "find.merge",
+            Bug::RefreshBeforeGrant => "find.precedence",
+            Bug::DeleteAllDoesNothing => "all.delete",
+            Bug::StaleUserIndex => "model.sequences",
+        }
+    }
+
+    /// What the mutant does wrong.
+    pub fn description(self) -> &'static str {
+        match self {
+            Bug::UpdateThenInsertRace => {
+                "looks for the row, lets go of the lock, then updates or inserts"
+            }
+            Bug::TextMaxId => "new id = max(id) + 1 over the ids as text",
+            Bug::CaseInsensitiveMatch => "matches keys without case",
+            Bug::TrailingSpaceMatch => "matches keys ignoring trailing spaces",
+            Bug::FirstRowForNoKey => "answers a probe with no key with the first row",
+            Bug::ByIdMissIsAnError => "find_token_by_id fails on an unknown id",
+            Bug::DeleteByPrefix => "delete_token removes every id that starts with the given one",
+            Bug::NoOpUpdateInserts => "an update that changes nothing inserts a duplicate",
+            Bug::TruncatesLongValues => "cuts values to 255 characters without a declared limit",
+            Bug::SecretInErrors => "puts the refresh token in its InvalidInput message",
+            Bug::ClaimsDurability => "declares itself durable but keeps its data in memory",
+            Bug::TornWrites => "writes an update one field at a time",
+            Bug::ReusesIds => "gives the smallest free number as a new id",
+            Bug::FindDoesNotMerge => {
+                "find_token returns the stored row, ignoring the probe's fields"
+            }
+            Bug::RefreshBeforeGrant => "tries the refresh token before the grant token",
+            Bug::DeleteAllDoesNothing => "delete_tokens does nothing",
+            Bug::StaleUserIndex => "keeps a renamed user's old name in its user index",
+        }
+    }
+
+    pub fn name(self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// A list store with one bug.
+pub struct MutantStore {
+    bug: Bug,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    rows: Vec<Token>,
+    counter: u64,
+    /// user name → id; only `Bug::StaleUserIndex` reads it.
+    users: Vec<(String, String)>,
+}
+
+impl MutantStore {
+    pub fn new(bug: Bug) -> Self {
+        MutantStore {
+            bug,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn matches(&self, stored: Option<&str>, wanted: &str) -> bool {
+        match (self.bug, stored) {
+            (Bug::CaseInsensitiveMatch, Some(s)) => s.to_lowercase() == wanted.to_lowercase(),
+            (Bug::TrailingSpaceMatch, Some(s)) => s.trim_end() == wanted.trim_end(),
+            (_, s) => s == Some(wanted),
+        }
+    }
+
+    fn position(&self, inner: &Inner, field: Field, value: &str) -> Option<usize> {
+        if self.bug == Bug::StaleUserIndex && field == Field::UserName {
+            let id = inner
+                .users
+                .iter()
+                .find(|(u, _)| u == value)
+                .map(|(_, id)| id)?;
+            return inner.rows.iter().position(|r| r.id() == Some(id));
+        }
+        inner
+            .rows
+            .iter()
+            .position(|r| self.matches(r.get(field), value))
+    }
+
+    fn lookup(&self, inner: &Inner, token: &Token) -> Option<usize> {
+        let key = LookupKey::of(token)?;
+        let mut candidates = key.candidates().to_vec();
+        if self.bug == Bug::RefreshBeforeGrant {
+            candidates.reverse();
+        }
+        candidates
+            .iter()
+            .find_map(|(f, v)| self.position(inner, *f, v))
+    }
+
+    fn target(&self, inner: &Inner, token: &Token) -> Option<usize> {
+        token
+            .id()
+            .and_then(|id| inner.rows.iter().position(|r| r.id() == Some(id)))
+            .or_else(|| self.lookup(inner, token))
+    }
+
+    fn fresh_id(&self, inner: &mut Inner) -> String {
+        let taken = |inner: &Inner, id: &str| inner.rows.iter().any(|r| r.id() == Some(id));
+        match self.bug {
+            Bug::TextMaxId => {
+                let max = inner
+                    .rows
+                    .iter()
+                    .filter_map(|r| r.id())
+                    .max()
+                    .unwrap_or("0");
+                (max.parse::<u64>().unwrap_or(0) + 1).to_string()
+            }
+            Bug::ReusesIds => (1..)
+                .map(|n: u64| n.to_string())
+                .find(|id| !taken(inner, id))
+                .unwrap_or_default(),
+            _ => loop {
+                inner.counter += 1;
+                let id = inner.counter.to_string();
+                if !taken(inner, &id) {
+                    break id;
+                }
+            },
+        }
+    }
+
+    fn check_unique(
+        &self,
+        inner: &Inner,
+        row: &Token,
+        own: Option<usize>,
+    ) -> Result<(), StoreError> {
+        for field in Field::KEYS {
+            if let Some(v) = row.get(field) {
+                let holder = inner
+                    .rows
+                    .iter()
+                    .position(|r| self.matches(r.get(field), v));
+                if holder.is_some() && holder != own {
+                    return Err(StoreError::Conflict { field });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn not_insertable(&self, token: &Token) -> StoreError {
+        match (self.bug, token.get(Field::RefreshToken)) {
+            (Bug::SecretInErrors, Some(r)) => {
+                StoreError::InvalidInput(format!("cannot insert the token with refresh token {r}"))
+            }
+            _ => StoreError::not_insertable(),
+        }
+    }
+
+    fn truncated(&self, token: &Token) -> Token {
+        let mut t = token.clone();
+        if self.bug == Bug::TruncatesLongValues {
+            for (f, v) in token.fields() {
+                t.set(f, Some(&v.chars().take(255).collect::<String>()));
+            }
+        }
+        t
+    }
+
+    /// Inserts or updates `token` in one critical section (the correct path).
+    fn save_locked(
+        &self,
+        inner: &mut Inner,
+        token: &Token,
+        target: Option<usize>,
+    ) -> Result<String, StoreError> {
+        if let Some(i) = target {
+            let mut row = inner.rows[i].clone();
+            row.apply_update(token);
+            self.check_unique(inner, &row, Some(i))?;
+            if self.bug == Bug::NoOpUpdateInserts && row == inner.rows[i] {
+                inner.rows.push(row.clone());
+            }
+            if let Some(user) = row.user_name() {
+                inner
+                    .users
+                    .push((user.to_owned(), row.id().unwrap_or_default().to_owned()));
+            }
+            inner.rows[i] = row;
+            return Ok(inner.rows[i].id().unwrap_or_default().to_owned());
+        }
+        if !insertable(token) {
+            return Err(self.not_insertable(token));
+        }
+        self.check_unique(inner, token, None)?;
+        let id = match token.id() {
+            Some(id) => id.to_owned(),
+            None => self.fresh_id(inner),
+        };
+        if let Some(user) = token.user_name() {
+            inner.users.push((user.to_owned(), id.clone()));
+        }
+        inner.rows.push(token.clone().with(Field::Id, &id));
+        Ok(id)
+    }
+
+    /// `Bug::TornWrites`: an update applied one field at a time, yielding in between.
+    async fn torn_update(&self, token: &Token, id: String) -> Result<String, StoreError> {
+        for (field, value) in token.fields().filter(|(f, _)| *f != Field::Id) {
+            {
+                let mut inner = self.inner();
+                if let Some(row) = inner.rows.iter_mut().find(|r| r.id() == Some(id.as_str())) {
+                    row.set(field, Some(value));
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(id)
+    }
+}
+
+impl TokenStore for MutantStore {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            durable: self.bug == Bug::ClaimsDurability,
+            files: false,
+            limits: Limits::NONE,
+        }
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
+    async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
+        let inner = self.inner();
+        if LookupKey::of(probe).is_none() {
+            let first = inner
+                .rows
+                .first()
+                .filter(|_| self.bug == Bug::FirstRowForNoKey);
+            return Ok(first.map(|r| probe.merged_over(r)));
+        }
+        Ok(self.lookup(&inner, probe).map(|i| match self.bug {
+            Bug::FindDoesNotMerge => inner.rows[i].clone(),
+            _ => probe.merged_over(&inner.rows[i]),
+        }))
+    }
+
+    async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
+        let token = &self.truncated(token);
+        match self.bug {
+            Bug::UpdateThenInsertRace => {
+                let target = self.target(&self.inner(), token);
+                tokio::task::yield_now().await;
+                let mut inner = self.inner();
+                let target = target.filter(|i| *i < inner.rows.len());
+                self.save_locked(&mut inner, token, target)
+            }
+            Bug::TornWrites => {
+                let target = {
+                    let inner = self.inner();
+                    self.target(&inner, token)
+                        .map(|i| inner.rows[i].id().unwrap_or_default().to_owned())
+                };
+                match target {
+                    Some(id) => self.torn_update(token, id).await,
+                    None => {
+                        let mut inner = self.inner();
+                        let target = self.target(&inner, token);
+                        self.save_locked(&mut inner, token, target)
+                    }
+                }
+            }
+            _ => {
+                let mut inner = self.inner();
+                let target = self.target(&inner, token);
+                self.save_locked(&mut inner, token, target)
+            }
+        }
+    }
+
+    async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
+        require_id(id)?;
+        let prefix = self.bug == Bug::DeleteByPrefix;
+        let mut inner = self.inner();
+        inner.rows.retain(|r| match r.id() {
+            Some(rid) if prefix => !rid.starts_with(id),
+            rid => rid != Some(id),
+        });
+        inner.users.retain(|(_, rid)| rid != id);
+        Ok(())
+    }
+
+    async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
+        Ok(self.inner().rows.clone())
+    }
+
+    async fn delete_tokens(&self) -> Result<(), StoreError> {
+        if self.bug != Bug::DeleteAllDoesNothing {
+            let mut inner = self.inner();
+            inner.rows.clear();
+            inner.users.clear();
+        }
+        Ok(())
+    }
+
+    async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
+        require_id(id)?;
+        let found = self
+            .inner()
+            .rows
+            .iter()
+            .find(|r| r.id() == Some(id))
+            .cloned();
+        match (found, self.bug) {
+            (None, Bug::ByIdMissIsAnError) => Err(StoreError::Backend {
+                message: "no token with this id".into(),
+                source: None,
+            }),
+            (found, _) => Ok(found),
+        }
+    }
+}
+
+/// Fresh mutants. The one that claims durability gets a "second instance" that is
+/// really a new, empty one — which is what it amounts to.
+pub fn factory(bug: Bug) -> Factory {
+    fixtures(move || async move {
+        let mut fixture = Fixture::new(MutantStore::new(bug));
+        if bug == Bug::ClaimsDurability {
+            fixture =
+                fixture.with_reopen(move || async move { Ok::<_, String>(MutantStore::new(bug)) });
+        }
+        Ok::<_, String>(fixture)
+    })
+}
