@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tokenstore_harness::clauses::CLAUSES;
-use tokenstore_harness::{Settings, Status, Suite, runtime};
+use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
 use tokenstore_stores::{MysqlServer, MysqlSource, SqliteStore, StoreSpec, mysql_server};
 
 mod selftest;
@@ -41,10 +41,24 @@ enum Command {
         store: String,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        output: OutputArgs,
         /// A backend that must not be skipped for want of a server (`mysql`); also
         /// read from TOKENSTORE_REQUIRE (comma-separated).
         #[arg(long, value_name = "BACKEND")]
         require: Vec<String>,
+    },
+    /// Check several stores and write a clauses × stores matrix: matrix.html (static,
+    /// no JavaScript), matrix.md and matrix.json. Prints the Markdown table.
+    Matrix {
+        /// Stores, as for `check`.
+        #[arg(required = true)]
+        stores: Vec<String>,
+        #[command(flatten)]
+        run: RunArgs,
+        /// The directory to write the matrix into.
+        #[arg(long, default_value = "tokenstore-matrix")]
+        out: PathBuf,
     },
     /// List the contract's clause ids with their levels and summaries.
     Clauses,
@@ -82,6 +96,82 @@ enum Command {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+    Markdown,
+}
+
+impl Format {
+    fn render(self, reports: &[RunReport]) -> String {
+        use tokenstore_reports::{human, json, junit, markdown};
+        let each =
+            |f: fn(&RunReport) -> String| reports.iter().map(f).collect::<Vec<_>>().join("\n");
+        match self {
+            Format::Human => each(human::render),
+            Format::Json if reports.len() == 1 => json::render(&reports[0]),
+            Format::Json => json::render_all(reports),
+            Format::Junit => junit::render(reports),
+            Format::Markdown => each(markdown::render),
+        }
+    }
+
+    fn file_name(self) -> &'static str {
+        match self {
+            Format::Human => "report.txt",
+            Format::Json => "report.json",
+            Format::Junit => "junit.xml",
+            Format::Markdown => "report.md",
+        }
+    }
+}
+
+#[derive(Args)]
+struct OutputArgs {
+    /// The report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Also write all four formats into DIR (report.txt, report.json, junit.xml, report.md).
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+    /// Known failures to tolerate: one clause id and a reason per line. A listed clause
+    /// that passes fails the run, so that the list cannot go stale.
+    #[arg(long, value_name = "FILE")]
+    allow: Option<PathBuf>,
+}
+
+/// The output settings, with the allow-list read and checked.
+struct Output {
+    format: Format,
+    report_dir: Option<PathBuf>,
+    allow: Option<AllowList>,
+}
+
+impl OutputArgs {
+    fn read(self) -> Result<Output, u8> {
+        let allow = match &self.allow {
+            None => None,
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    eprintln!("error: cannot read {}: {e}", path.display());
+                    USAGE
+                })?;
+                Some(AllowList::parse(&text).map_err(|e| {
+                    eprintln!("error: {}: {e}", path.display());
+                    USAGE
+                })?)
+            }
+        };
+        Ok(Output {
+            format: self.format,
+            report_dir: self.report_dir,
+            allow,
+        })
+    }
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// Count failed SHOULD clauses as failures (they are warnings otherwise).
@@ -111,11 +201,16 @@ fn main() -> ExitCode {
         Command::Check {
             store,
             run,
+            output,
             require,
-        } => match resolve(&store, &require) {
-            Ok((spec, _source)) => check(&spec, run.settings()),
+        } => match output
+            .read()
+            .and_then(|o| resolve(&store, &require).map(|r| (r, o)))
+        {
+            Ok(((spec, _source), output)) => check(&spec, run.settings(), &output),
             Err(code) => ExitCode::from(code),
         },
+        Command::Matrix { stores, run, out } => matrix(&stores, run.settings(), &out),
         Command::Clauses => {
             for c in CLAUSES {
                 println!("{:<32} {:<6} {}", c.id, c.level, c.summary);
@@ -219,7 +314,8 @@ fn crash_writer(sqlite: Option<PathBuf>, mysql_table: Option<String>, from: u64)
     }
 }
 
-fn check(spec: &StoreSpec, settings: Settings) -> ExitCode {
+/// Runs the suite on one store; progress and notes go to stderr.
+fn run_suite(spec: &StoreSpec, settings: Settings) -> Result<RunReport, u8> {
     let suite = Suite::embedded();
     let total = suite.cases().len();
     let mut done = 0;
@@ -238,19 +334,78 @@ fn check(spec: &StoreSpec, settings: Settings) -> ExitCode {
     // This program is the writer process that durability.crash kills.
     let factory = spec.factory(std::env::current_exe().ok());
     eprintln!(
-        "seed {} ({} random sequences); replay with --seed {}",
-        settings.seed, settings.cases, settings.seed
+        "{}: seed {} ({} random sequences); replay with --seed {}",
+        spec.name(),
+        settings.seed,
+        settings.cases,
+        settings.seed
     );
-    let run =
-        runtime().block_on(suite.run(spec.name(), &spec.location(), &factory, settings, progress));
-    match run {
-        Ok(report) => {
-            print!("{}", tokenstore_reports::human::render(&report));
-            ExitCode::from(report.exit_code())
-        }
-        Err(e) => {
+    runtime()
+        .block_on(suite.run(&spec.name(), &spec.location(), &factory, settings, progress))
+        .map_err(|e| {
             eprintln!("error: {e}");
-            ExitCode::from(SETUP_ERROR)
+            SETUP_ERROR
+        })
+}
+
+fn check(spec: &StoreSpec, settings: Settings, output: &Output) -> ExitCode {
+    let mut report = match run_suite(spec, settings) {
+        Ok(report) => report,
+        Err(code) => return ExitCode::from(code),
+    };
+    if let Some(allow) = &output.allow {
+        report.apply_allow(allow);
+    }
+    let reports = std::slice::from_ref(&report);
+    print!("{}", output.format.render(reports));
+    if let Some(dir) = &output.report_dir
+        && let Err(e) = write_reports(dir, reports)
+    {
+        eprintln!("error: cannot write the reports to {}: {e}", dir.display());
+        return ExitCode::from(SETUP_ERROR);
+    }
+    ExitCode::from(report.exit_code())
+}
+
+/// Writes every format into `dir`: report.txt, report.json, junit.xml, report.md.
+fn write_reports(dir: &std::path::Path, reports: &[RunReport]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for format in [Format::Human, Format::Json, Format::Junit, Format::Markdown] {
+        std::fs::write(dir.join(format.file_name()), format.render(reports))?;
+    }
+    Ok(())
+}
+
+/// `tokenstore matrix`: every store, one HTML page and one Markdown table.
+fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitCode {
+    let mut reports = Vec::new();
+    for store in stores {
+        let spec = match resolve(store, &[]) {
+            Ok((spec, _source)) => spec,
+            Err(code) => return ExitCode::from(code),
+        };
+        match run_suite(&spec, settings) {
+            Ok(report) => reports.push(report),
+            Err(code) => return ExitCode::from(code),
         }
     }
+    let html = tokenstore_reports::html::matrix(&reports);
+    let md = tokenstore_reports::markdown::matrix(&reports);
+    let written = std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(out.join("matrix.html"), &html))
+        .and_then(|()| std::fs::write(out.join("matrix.md"), &md))
+        .and_then(|()| {
+            std::fs::write(
+                out.join("matrix.json"),
+                tokenstore_reports::json::render_all(&reports),
+            )
+        });
+    if let Err(e) = written {
+        eprintln!("error: cannot write the matrix to {}: {e}", out.display());
+        return ExitCode::from(SETUP_ERROR);
+    }
+    print!("{md}");
+    eprintln!("wrote {}", out.join("matrix.html").display());
+    let worst = reports.iter().map(RunReport::exit_code).max().unwrap_or(4);
+    ExitCode::from(worst)
 }

@@ -66,7 +66,7 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
     println!();
     for spec in references {
         let report = run(
-            spec.name(),
+            &spec.name(),
             &spec.factory(std::env::current_exe().ok()),
             settings,
         )?;

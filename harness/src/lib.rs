@@ -31,7 +31,7 @@ pub use fixture::{
 };
 pub use key::{LookupKey, insertable};
 pub use model::Model;
-pub use report::{RunReport, Status};
+pub use report::{AllowList, RunReport, Status, Verdict};
 pub use runner::{Suite, runtime, trials, unavailable};
 pub use store::{BoxedStore, Capabilities, DynTokenStore, Limits, TokenStore, require_id};
 pub use token::{Field, Token};

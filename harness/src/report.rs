@@ -77,6 +77,8 @@ pub struct ClauseReport {
     pub status: Status,
     /// Why it was skipped.
     pub reason: Option<String>,
+    /// Why a known failure of this clause is tolerated (`--allow`).
+    pub allowed: Option<String>,
     pub scenarios: Vec<ScenarioReport>,
 }
 
@@ -119,13 +121,68 @@ pub struct RunReport {
     pub clauses: Vec<ClauseReport>,
 }
 
-/// Clause counts; a SHOULD failure outside `--strict` is a warning, not a failure.
+/// Clause counts. A SHOULD failure outside `--strict` is a warning, a failure on the
+/// allow-list is allowed, and a clause on the allow-list that passes is stale — which
+/// fails the run, so that the list cannot go stale.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub passed: usize,
     pub failed: usize,
     pub warned: usize,
+    pub allowed: usize,
+    pub stale: usize,
     pub skipped: usize,
+}
+
+/// How a clause counts in the verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// A SHOULD clause failed outside `--strict`.
+    Warn,
+    /// A failure on the allow-list.
+    Allowed,
+    /// On the allow-list, but passing: remove it from the list.
+    Stale,
+    Skip,
+}
+
+/// Known failures a team tolerates while it fixes them: one clause id and a reason per
+/// line; `#` starts a comment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AllowList {
+    entries: Vec<(String, String)>,
+}
+
+impl AllowList {
+    /// Parses the file's text; an unknown clause id or a missing reason is an error.
+    pub fn parse(text: &str) -> Result<AllowList, String> {
+        let mut entries = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (id, reason) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+            if crate::clauses::clause(id).is_none() {
+                return Err(format!("line {}: unknown clause {id:?}", n + 1));
+            }
+            if reason.trim().is_empty() {
+                return Err(format!("line {}: {id} needs a reason", n + 1));
+            }
+            entries.push((id.to_owned(), reason.trim().to_owned()));
+        }
+        Ok(AllowList { entries })
+    }
+
+    fn reason(&self, id: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, r)| r.as_str())
+    }
 }
 
 impl RunReport {
@@ -151,6 +208,7 @@ impl RunReport {
                     summary: c.summary,
                     status,
                     reason,
+                    allowed: None,
                     scenarios,
                 }
             })
@@ -164,26 +222,47 @@ impl RunReport {
         }
     }
 
+    /// Marks the clauses on the allow-list.
+    pub fn apply_allow(&mut self, allow: &AllowList) {
+        for c in &mut self.clauses {
+            c.allowed = allow.reason(c.id).map(str::to_owned);
+        }
+    }
+
+    /// How one clause counts.
+    pub fn verdict(&self, c: &ClauseReport) -> Verdict {
+        match (c.status, c.allowed.is_some(), c.level, self.strict) {
+            (Status::Skip, ..) => Verdict::Skip,
+            (Status::Pass, true, ..) => Verdict::Stale,
+            (Status::Pass, false, ..) => Verdict::Pass,
+            (Status::Fail, true, ..) => Verdict::Allowed,
+            (Status::Fail, false, Level::Should, false) => Verdict::Warn,
+            (Status::Fail, ..) => Verdict::Fail,
+        }
+    }
+
     pub fn counts(&self) -> Counts {
         let mut n = Counts::default();
         for c in &self.clauses {
-            match (c.status, c.level, self.strict) {
-                (Status::Pass, ..) => n.passed += 1,
-                (Status::Skip, ..) => n.skipped += 1,
-                (Status::Fail, Level::Should, false) => n.warned += 1,
-                (Status::Fail, ..) => n.failed += 1,
+            match self.verdict(c) {
+                Verdict::Pass => n.passed += 1,
+                Verdict::Fail => n.failed += 1,
+                Verdict::Warn => n.warned += 1,
+                Verdict::Allowed => n.allowed += 1,
+                Verdict::Stale => n.stale += 1,
+                Verdict::Skip => n.skipped += 1,
             }
         }
         n
     }
 
-    /// 0 when every counted clause passed or was skipped, 1 on a conformance failure,
-    /// 4 when nothing ran at all.
+    /// 0 when every counted clause passed or was skipped (or warned, or is allowed),
+    /// 1 on a conformance failure or a stale allow-list entry, 4 when nothing ran.
     pub fn exit_code(&self) -> u8 {
         let n = self.counts();
-        if n.failed > 0 {
+        if n.failed + n.stale > 0 {
             1
-        } else if n.passed + n.warned == 0 {
+        } else if n.passed + n.warned + n.allowed == 0 {
             4
         } else {
             0

@@ -3,8 +3,7 @@
 
 use std::fmt::Write;
 
-use tokenstore_harness::clauses::Level;
-use tokenstore_harness::report::{ClauseReport, RunReport, Status};
+use tokenstore_harness::report::{ClauseReport, RunReport, Status, Verdict};
 
 /// Renders the whole report as plain text.
 pub fn render(report: &RunReport) -> String {
@@ -12,12 +11,31 @@ pub fn render(report: &RunReport) -> String {
     let s = &report.store;
     let _ = writeln!(out, "tokenstore check: {} ({})", s.name, s.location);
     let _ = writeln!(out, "declared: {}", declared(report));
+    let _ = writeln!(
+        out,
+        "seed: {} ({} random sequences)",
+        report.seed, report.cases
+    );
     let _ = writeln!(out);
     for c in &report.clauses {
         clause(&mut out, report, c);
     }
     let n = report.counts();
     let _ = writeln!(out);
+    if n.allowed > 0 {
+        let _ = writeln!(
+            out,
+            "{} known failure(s) allowed by the allow-list",
+            n.allowed
+        );
+    }
+    if n.stale > 0 {
+        let _ = writeln!(
+            out,
+            "{} allow-list entr(ies) pass now and must be removed",
+            n.stale
+        );
+    }
     if n.warned > 0 {
         let _ = writeln!(
             out,
@@ -33,7 +51,8 @@ pub fn render(report: &RunReport) -> String {
     out
 }
 
-fn declared(report: &RunReport) -> String {
+/// What the store declared, in one line.
+pub fn declared(report: &RunReport) -> String {
     let s = &report.store;
     let mut parts = vec![
         if s.durable { "durable" } else { "not durable" }.to_owned(),
@@ -53,26 +72,39 @@ fn declared(report: &RunReport) -> String {
     parts.join("; ")
 }
 
-fn label(report: &RunReport, c: &ClauseReport) -> &'static str {
-    match (c.status, c.level, report.strict) {
-        (Status::Pass, ..) => "PASS",
-        (Status::Skip, ..) => "SKIP",
-        (Status::Fail, Level::Should, false) => "WARN",
-        (Status::Fail, ..) => "FAIL",
+/// The four-letter label of a verdict.
+pub fn label(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Fail => "FAIL",
+        Verdict::Warn => "WARN",
+        Verdict::Allowed => "ALLOW",
+        Verdict::Stale => "STALE",
+        Verdict::Skip => "SKIP",
     }
 }
 
 fn clause(out: &mut String, report: &RunReport, c: &ClauseReport) {
+    let verdict = report.verdict(c);
     let _ = write!(
         out,
-        "{:<4}  {:<32} {:<6} {}",
-        label(report, c),
+        "{:<5} {:<32} {:<6} {}",
+        label(verdict),
         c.id,
         c.level,
         c.summary
     );
     if let Some(why) = &c.reason {
         let _ = write!(out, " — skipped: {why}");
+    }
+    match (verdict, &c.allowed) {
+        (Verdict::Allowed, Some(why)) => {
+            let _ = write!(out, " — allowed: {why}");
+        }
+        (Verdict::Stale, _) => {
+            let _ = write!(out, " — passes now: remove it from the allow-list");
+        }
+        _ => {}
     }
     let _ = writeln!(out);
     for s in c.scenarios.iter().filter(|s| s.status == Status::Fail) {

@@ -42,6 +42,9 @@ pub enum StoreSpec {
         url: SecretString,
         location: String,
     },
+    /// One of the selftest's deliberately broken stores (`mutant:TextMaxId`), for trying
+    /// out reports and gates on a store that fails.
+    Mutant(mutants::Bug),
 }
 
 impl PartialEq for StoreSpec {
@@ -51,6 +54,7 @@ impl PartialEq for StoreSpec {
                 a.expose_secret() == b.expose_secret()
             }
             (StoreSpec::SqliteFile { dir: a }, StoreSpec::SqliteFile { dir: b }) => a == b,
+            (StoreSpec::Mutant(a), StoreSpec::Mutant(b)) => a == b,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
         }
     }
@@ -83,6 +87,11 @@ impl FromStr for StoreSpec {
                 }),
                 Err(e) => Err(UnknownStore::MysqlUrl(e.to_string())),
             },
+            _ if s.starts_with("mutant:") => mutants::Bug::ALL
+                .into_iter()
+                .find(|b| Some(b.name().as_str()) == s.strip_prefix("mutant:"))
+                .map(StoreSpec::Mutant)
+                .ok_or_else(|| UnknownStore::Name(s.to_owned())),
             _ => match s.strip_prefix("sqlite:") {
                 Some(dir) if !dir.is_empty() => Ok(StoreSpec::SqliteFile {
                     dir: Some(PathBuf::from(dir)),
@@ -95,12 +104,13 @@ impl FromStr for StoreSpec {
 
 impl StoreSpec {
     /// The store's name in reports.
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> String {
         match self {
-            StoreSpec::Memory => "memory",
-            StoreSpec::List => "list",
-            StoreSpec::SqliteFile { .. } | StoreSpec::SqliteMemory => "sqlite",
-            StoreSpec::Mysql { .. } => "mysql",
+            StoreSpec::Memory => "memory".to_owned(),
+            StoreSpec::List => "list".to_owned(),
+            StoreSpec::SqliteFile { .. } | StoreSpec::SqliteMemory => "sqlite".to_owned(),
+            StoreSpec::Mysql { .. } => "mysql".to_owned(),
+            StoreSpec::Mutant(bug) => format!("mutant:{}", bug.name()),
         }
     }
 
@@ -113,6 +123,7 @@ impl StoreSpec {
             }
             StoreSpec::SqliteFile { dir: Some(d) } => format!("a new file under {}", d.display()),
             StoreSpec::Mysql { location, .. } => format!("a new table in {location}"),
+            StoreSpec::Mutant(bug) => format!("in memory, with a bug: {}", bug.description()),
         }
     }
 
@@ -128,6 +139,7 @@ impl StoreSpec {
                 sqlite_factory(dir.unwrap_or_else(std::env::temp_dir), writer)
             }
             StoreSpec::Mysql { url, .. } => mysql_factory(url, writer),
+            StoreSpec::Mutant(bug) => mutants::factory(bug),
         }
     }
 }
