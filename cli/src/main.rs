@@ -4,10 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use tokenstore_harness::bench::Workload;
 use tokenstore_harness::clauses::CLAUSES;
 use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
 use tokenstore_stores::{MysqlServer, MysqlSource, SqliteStore, StoreSpec, mysql_server};
 
+mod bench;
 mod selftest;
 
 /// Exit codes, documented in `--help`.
@@ -62,6 +64,18 @@ enum Command {
     },
     /// List the contract's clause ids with their levels and summaries.
     Clauses,
+    /// Compare stores on a standard workload: ops/s, p50 and p99 per operation; writes
+    /// bench.json and bench.svg.
+    Bench {
+        /// Stores, as for `check` (default: memory list sqlite).
+        stores: Vec<String>,
+        /// A small workload that finishes in seconds.
+        #[arg(long)]
+        quick: bool,
+        /// The directory for bench.json and bench.svg.
+        #[arg(long, default_value = "tokenstore-bench")]
+        out: PathBuf,
+    },
     /// Prove the harness: run the suite on 17 deliberately broken stores (each must
     /// fail the clause it breaks) and on the reference stores (none may fail).
     Selftest {
@@ -217,6 +231,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Bench { stores, quick, out } => run_bench(&stores, quick, &out),
         Command::Selftest { run, mysql } => {
             let mut references = vec![
                 StoreSpec::Memory,
@@ -408,4 +423,50 @@ fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitC
     eprintln!("wrote {}", out.join("matrix.html").display());
     let worst = reports.iter().map(RunReport::exit_code).max().unwrap_or(4);
     ExitCode::from(worst)
+}
+
+fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode {
+    let names: Vec<String> = if stores.is_empty() {
+        ["memory", "list", "sqlite"].map(str::to_owned).to_vec()
+    } else {
+        stores.to_vec()
+    };
+    let mut specs = Vec::new();
+    for name in &names {
+        match resolve(name, &[]) {
+            Ok((spec, _source)) => specs.push(spec),
+            Err(code) => return ExitCode::from(code),
+        }
+    }
+    let work = if quick {
+        Workload::QUICK
+    } else {
+        Workload::STANDARD
+    };
+    let results = match bench::measure(&specs, work) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(SETUP_ERROR);
+        }
+    };
+    print!("{}", bench::table(&results));
+    let written = std::fs::create_dir_all(out)
+        .and_then(|()| std::fs::write(out.join("bench.json"), bench::json(&results, work)))
+        .map_err(|e| e.to_string())
+        .and_then(|()| bench::svg(&results, &out.join("bench.svg")));
+    match written {
+        Ok(()) => {
+            eprintln!(
+                "wrote {} and {}",
+                out.join("bench.json").display(),
+                out.join("bench.svg").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot write the results to {}: {e}", out.display());
+            ExitCode::from(SETUP_ERROR)
+        }
+    }
 }

@@ -8,6 +8,7 @@
 //! - [`trials`] and [`conformance_main!`], which make the suite one named test per
 //!   scenario in a user's own `cargo test`.
 
+pub mod bench;
 mod case;
 pub mod clauses;
 mod concurrency;

@@ -269,6 +269,62 @@ impl MysqlStore {
         self.server.conn().await
     }
 
+    /// Inserts many new tokens in one transaction, 500 rows a statement, with ids drawn
+    /// as one block from the sequence: how an empty store is filled from another, or
+    /// for a benchmark. Every token must be insertable and hold no key value that a
+    /// stored row (or another imported token) holds; all or nothing.
+    pub async fn import(&self, tokens: &[Token]) -> Result<(), StoreError> {
+        for token in tokens {
+            self.capabilities().limits.check(token)?;
+            if !insertable(token) {
+                return Err(StoreError::not_insertable());
+            }
+        }
+        let mut conn = self.conn().await?;
+        let mut tx = conn
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(|e| backend("begin a transaction", e))?;
+        let t = &self.table;
+        tx.query_drop(format!(
+            "UPDATE {t}_seq SET n = LAST_INSERT_ID(n + {}) WHERE one = 1",
+            tokens.len()
+        ))
+        .await
+        .map_err(|e| backend("draw ids", e))?;
+        let last: u64 = tx
+            .query_first("SELECT LAST_INSERT_ID()")
+            .await
+            .map_err(|e| backend("draw ids", e))?
+            .unwrap_or_default();
+        let first = last + 1 - tokens.len() as u64;
+        for (chunk_no, chunk) in tokens.chunks(500).enumerate() {
+            let marks = vec![format!("({})", ["?"; 10].join(", ")); chunk.len()].join(", ");
+            let statement = format!("INSERT INTO {t} ({}) VALUES {marks}", sql::columns());
+            let mut values = Vec::with_capacity(chunk.len() * 10);
+            for (i, token) in chunk.iter().enumerate() {
+                let n = first + (chunk_no * 500 + i) as u64;
+                let row = match token.id() {
+                    Some(_) => token.clone(),
+                    None => token.clone().with(Field::Id, &n.to_string()),
+                };
+                values.extend(row.to_row().map(|v| v.map_or(Value::NULL, Value::from)));
+            }
+            tx.exec_drop(statement, Params::Positional(values))
+                .await
+                .map_err(|e| match server_code(&e) {
+                    Some(DUPLICATE_KEY) => StoreError::Conflict {
+                        field: match &e {
+                            mysql_async::Error::Server(s) => sql::conflicting_field(&s.message),
+                            _ => Field::UserName,
+                        },
+                    },
+                    _ => backend("import tokens", e),
+                })?;
+        }
+        tx.commit().await.map_err(|e| backend("commit", e))
+    }
+
     async fn create_tables(&self) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;
         let collation = no_pad_binary_collation(&mut conn).await?;

@@ -89,6 +89,21 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Saves many tokens in one transaction (as `save_token` would, one by one): how a
+    /// store is filled from another, or for a benchmark. All or nothing.
+    pub fn import(&self, tokens: &[Token]) -> Result<(), StoreError> {
+        let limits = self.capabilities().limits;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend("begin a transaction", e))?;
+        for token in tokens {
+            limits.check(token)?;
+            self.save(&tx, token)?;
+        }
+        tx.commit().map_err(|e| backend("commit", e))
+    }
+
     fn init(
         conn: Connection,
         path: Option<PathBuf>,

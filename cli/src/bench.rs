@@ -1,0 +1,129 @@
+//! `tokenstore bench`: the standard workload on several stores, as a table (stdout),
+//! bench.json and bench.svg.
+
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use plotters::prelude::*;
+use tokenstore_harness::bench::{self, Measured, OPS, Workload};
+use tokenstore_harness::runtime;
+use tokenstore_stores::StoreSpec;
+
+/// Runs the workload on every store, with a spinner on stderr.
+pub fn measure(stores: &[StoreSpec], work: Workload) -> Result<Vec<Measured>, String> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let mut all = Vec::new();
+    for spec in stores {
+        let factory = spec.factory(None);
+        let results = runtime()
+            .block_on(bench::run(&spec.name(), &factory, work, |step| {
+                bar.set_message(step.to_owned())
+            }))
+            .map_err(|e| e.to_string())?;
+        all.extend(results);
+    }
+    bar.finish_and_clear();
+    Ok(all)
+}
+
+/// The comparison table, one row per operation and store.
+pub fn table(results: &[Measured]) -> String {
+    let mut out = format!(
+        "{:<22} {:<24} {:>12} {:>11} {:>11}\n",
+        "operation", "store", "ops/s", "p50 µs", "p99 µs"
+    );
+    for op in OPS {
+        for m in results.iter().filter(|m| m.op == op) {
+            out.push_str(&format!(
+                "{:<22} {:<24} {:>12.0} {:>11.1} {:>11.1}\n",
+                op, m.store, m.ops_per_sec, m.p50_us, m.p99_us
+            ));
+        }
+    }
+    out
+}
+
+pub fn json(results: &[Measured], work: Workload) -> String {
+    let doc = serde_json::json!({
+        "schema": "tokenstore-bench/1",
+        "size": work.size,
+        "calls": work.calls,
+        "results": results,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+/// A bar chart of ops/s (log scale), one group of bars per operation.
+pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
+    let stores: Vec<String> = results.iter().fold(Vec::new(), |mut v, m| {
+        if !v.contains(&m.store) {
+            v.push(m.store.clone());
+        }
+        v
+    });
+    let width = 160 * OPS.len() as u32 + 120;
+    let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
+    let draw = |e: DrawingAreaErrorKind<_>| e.to_string();
+    root.fill(&WHITE).map_err(draw)?;
+    let max = results.iter().map(|m| m.ops_per_sec).fold(10.0, f64::max) * 2.0;
+    let slots = OPS.len() * (stores.len() + 1);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "token stores: operations per second (log scale)",
+            ("sans-serif", 22),
+        )
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0..slots, (1.0..max).log_scale())
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(1)
+        .x_label_formatter(&|_| String::new())
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .y_desc("ops/s")
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (si, store) in stores.iter().enumerate() {
+        let color = Palette99::pick(si).to_rgba();
+        let bars = OPS.iter().enumerate().filter_map(|(oi, op)| {
+            let m = results.iter().find(|m| &m.store == store && m.op == *op)?;
+            let x = oi * (stores.len() + 1) + si;
+            Some(Rectangle::new(
+                [(x, 1.0), (x + 1, m.ops_per_sec.max(1.0))],
+                color.filled(),
+            ))
+        });
+        chart
+            .draw_series(bars)
+            .map_err(|e| e.to_string())?
+            .label(store.as_str())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+    }
+    // Each operation's name above its group of bars.
+    let group = stores.len() + 1;
+    let names = OPS.iter().enumerate().map(|(oi, op)| {
+        let top = results
+            .iter()
+            .filter(|m| m.op == *op)
+            .map(|m| m.ops_per_sec)
+            .fold(1.0, f64::max);
+        Text::new(op.to_string(), (oi * group, top * 1.4), ("sans-serif", 14))
+    });
+    chart.draw_series(names).map_err(|e| e.to_string())?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())
+}

@@ -1,0 +1,588 @@
+//! Every operation × store × size, with raw-engine baselines and a naive
+//! connection-per-call store measured in the same run, so overheads are ratios.
+//!
+//! `cargo bench -p tokenstore-stores` (MySQL joins when TOKENSTORE_MYSQL_URL is set).
+//! `TOKENSTORE_BENCH_SIZES=10,1000` limits the sizes. BENCHMARKS.md has the results.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main, measurement::WallTime,
+};
+use mysql_async::prelude::Queryable;
+use rusqlite::OptionalExtension;
+use tokenstore_harness::{BoxFuture, DynTokenStore, Field, StoreError, Token, TokenStore};
+use tokenstore_stores::{ListStore, MemoryStore, MysqlServer, SqliteStore, mysql::scratch_table};
+
+/// The list store scans linearly; past this many tokens a fill takes minutes.
+const LIST_MAX: usize = 10_000;
+
+type Store = Arc<DynTokenStore<'static>>;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+fn sizes() -> Vec<usize> {
+    std::env::var("TOKENSTORE_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 1_000, 100_000])
+}
+
+/// A realistic token (about 330 bytes in 10 fields); id `n + 1`.
+fn token(n: usize) -> Token {
+    Token::new()
+        .with(Field::Id, &(n + 1).to_string())
+        .with(Field::UserName, &format!("user{n:06}@example.com"))
+        .with(Field::ClientId, "1000.ABCDEFGHIJKLMNOPQRSTUVWXYZ01234")
+        .with(
+            Field::ClientSecret,
+            "0123456789abcdef0123456789abcdef0123456789",
+        )
+        .with(
+            Field::RefreshToken,
+            &format!("1000.{n:06}.refresh.0123456789abcdef0123456789abcdef0123456789abcdef0"),
+        )
+        .with(
+            Field::AccessToken,
+            &format!("1000.{n:06}.access.0123456789abcdef0123456789abcdef0123456789abcdef01"),
+        )
+        .with(Field::GrantToken, &format!("1000.{n:06}.grant"))
+        .with(Field::ExpiryTime, "1700000000000")
+        .with(Field::RedirectUrl, "https://example.com/oauth/callback")
+        .with(Field::ApiDomain, "https://www.zohoapis.com")
+}
+
+/// Pseudo-random keys from the stored set (xorshift), so a scan reads N/2 rows on average.
+struct Keys(u64, usize);
+
+impl Keys {
+    fn next(&mut self) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % self.1 as u64) as usize
+    }
+}
+
+fn probe(field: Field, n: usize) -> Token {
+    let t = token(n);
+    let mut p = Token::new();
+    match field {
+        Field::UserName | Field::AccessToken => p.set(field, t.get(field)),
+        _ => {
+            p.set(Field::ClientId, t.get(Field::ClientId));
+            p.set(Field::ClientSecret, t.get(Field::ClientSecret));
+            p.set(field, t.get(field));
+        }
+    }
+    p
+}
+
+/// The stores under test at one size, filled with tokens 0..n.
+struct Fixture {
+    name: &'static str,
+    n: usize,
+    store: Store,
+    _keep: Option<tempfile::TempDir>,
+    /// Drops a MySQL fixture's table at the end.
+    cleanup: Option<BoxFuture<'static, Result<(), StoreError>>>,
+}
+
+fn fill(rt: &tokio::runtime::Runtime, n: usize, mysql: Option<&MysqlServer>) -> Vec<Fixture> {
+    let tokens: Vec<Token> = (0..n).map(token).collect();
+    let mut out = Vec::new();
+    let memory = MemoryStore::new();
+    let list = ListStore::new();
+    rt.block_on(async {
+        for t in &tokens {
+            memory.save_token(t).await.expect("memory saves");
+            if n <= LIST_MAX {
+                list.save_token(t).await.expect("list saves");
+            }
+        }
+    });
+    out.push(Fixture {
+        name: "memory",
+        n,
+        store: DynTokenStore::new_arc(memory),
+        _keep: None,
+        cleanup: None,
+    });
+    if n <= LIST_MAX {
+        out.push(Fixture {
+            name: "list",
+            n,
+            store: DynTokenStore::new_arc(list),
+            _keep: None,
+            cleanup: None,
+        });
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = SqliteStore::open(dir.path().join("tokens.db")).expect("sqlite opens");
+    sqlite.import(&tokens).expect("sqlite imports");
+    out.push(Fixture {
+        name: "sqlite",
+        n,
+        store: DynTokenStore::new_arc(sqlite),
+        _keep: Some(dir),
+        cleanup: None,
+    });
+    if let Some(server) = mysql {
+        let store = rt.block_on(async {
+            let store = server.store(&scratch_table()).await.expect("mysql opens");
+            store.import(&tokens).await.expect("mysql imports");
+            store
+        });
+        let cleanup = Some(Box::pin(store.drop_tables()) as _);
+        out.push(Fixture {
+            name: "mysql",
+            n,
+            store: DynTokenStore::new_arc(store),
+            _keep: None,
+            cleanup,
+        });
+    }
+    out
+}
+
+/// Times `iters` calls of `op` inside one `block_on`.
+fn timed<F, Fut>(rt: &tokio::runtime::Runtime, iters: u64, mut op: F) -> Duration
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    rt.block_on(async {
+        let start = Instant::now();
+        for i in 0..iters {
+            op(i).await;
+        }
+        start.elapsed()
+    })
+}
+
+fn bench_finds(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    f: &Fixture,
+    field: Field,
+) {
+    g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
+        let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+        b.iter_custom(|iters| {
+            let probes: Vec<Token> = (0..iters).map(|_| probe(field, keys.next())).collect();
+            timed(rt, iters, |i| {
+                let store = f.store.clone();
+                let p = &probes[i as usize];
+                async move {
+                    black_box(store.find_token(p).await.expect("finds"));
+                }
+            })
+        })
+    });
+}
+
+fn all_benches(c: &mut Criterion) {
+    let rt = runtime();
+    let mysql_url = std::env::var("TOKENSTORE_MYSQL_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let mysql = mysql_url
+        .as_deref()
+        .map(|u| MysqlServer::new(u).expect("a valid MySQL URL"));
+    let fixtures: Vec<Fixture> = sizes()
+        .into_iter()
+        .flat_map(|n| fill(&rt, n, mysql.as_ref()))
+        .collect();
+
+    for (group, field) in [
+        ("find-by-user", Field::UserName),
+        ("find-by-access", Field::AccessToken),
+        ("find-by-grant", Field::GrantToken),
+        ("find-by-refresh", Field::RefreshToken),
+    ] {
+        let mut g = c.benchmark_group(group);
+        for f in &fixtures {
+            bench_finds(&mut g, &rt, f, field);
+        }
+        if field == Field::UserName {
+            baselines_find(&mut g, &rt, &fixtures, mysql.as_ref());
+        }
+        g.finish();
+    }
+
+    let mut g = c.benchmark_group("find-by-id");
+    for f in &fixtures {
+        g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
+            let mut keys = Keys(7, f.n);
+            b.iter_custom(|iters| {
+                let ids: Vec<String> = (0..iters).map(|_| (keys.next() + 1).to_string()).collect();
+                timed(&rt, iters, |i| {
+                    let (store, id) = (f.store.clone(), ids[i as usize].clone());
+                    async move {
+                        black_box(store.find_token_by_id(&id).await.expect("finds"));
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("save-update");
+    for f in &fixtures {
+        g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
+            let mut keys = Keys(11, f.n);
+            let mut round = 0u64;
+            b.iter_custom(|iters| {
+                round += 1;
+                let updates: Vec<Token> = (0..iters)
+                    .map(|i| {
+                        let n = keys.next();
+                        Token::new()
+                            .with(Field::UserName, &format!("user{n:06}@example.com"))
+                            .with(
+                                Field::AccessToken,
+                                &format!("1000.{n:06}.access.r{round}.{i}"),
+                            )
+                    })
+                    .collect();
+                timed(&rt, iters, |i| {
+                    let (store, t) = (f.store.clone(), &updates[i as usize]);
+                    async move {
+                        black_box(store.save_token(t).await.expect("saves"));
+                    }
+                })
+            })
+        });
+    }
+    baselines_save(&mut g, &rt, &fixtures);
+    g.finish();
+
+    let mut g = c.benchmark_group("save-insert");
+    for f in &fixtures {
+        g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
+            let mut next = 10_000_000u64;
+            b.iter_custom(|iters| {
+                let fresh: Vec<Token> = (0..iters)
+                    .map(|_| {
+                        next += 1;
+                        token(next as usize).with(Field::Id, &format!("i{next}"))
+                    })
+                    .collect();
+                let d = timed(&rt, iters, |i| {
+                    let (store, t) = (f.store.clone(), &fresh[i as usize]);
+                    async move {
+                        black_box(store.save_token(t).await.expect("inserts"));
+                    }
+                });
+                // Keep the size: the inserted tokens go again (not timed).
+                rt.block_on(async {
+                    for t in &fresh {
+                        let _ = f.store.delete_token(t.id().unwrap_or_default()).await;
+                    }
+                });
+                d
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("delete-token");
+    for f in &fixtures {
+        g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
+            let mut next = 20_000_000u64;
+            b.iter_custom(|iters| {
+                let fresh: Vec<Token> = (0..iters)
+                    .map(|_| {
+                        next += 1;
+                        token(next as usize).with(Field::Id, &format!("d{next}"))
+                    })
+                    .collect();
+                rt.block_on(async {
+                    for t in &fresh {
+                        f.store.save_token(t).await.expect("inserts");
+                    }
+                });
+                timed(&rt, iters, |i| {
+                    let (store, t) = (f.store.clone(), &fresh[i as usize]);
+                    async move {
+                        store
+                            .delete_token(t.id().unwrap_or_default())
+                            .await
+                            .expect("deletes");
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("get-tokens");
+    for f in &fixtures {
+        g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
+            b.iter_custom(|iters| {
+                timed(&rt, iters, |_| {
+                    let store = f.store.clone();
+                    async move {
+                        black_box(store.get_tokens().await.expect("lists"));
+                    }
+                })
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("mixed-90-find-10-save");
+    for f in fixtures.iter().filter(|f| f.n == 1_000) {
+        for tasks in [1u64, 8, 64] {
+            g.bench_function(
+                BenchmarkId::new(format!("{}/{tasks}-tasks", f.name), f.n),
+                |b| b.iter_custom(|iters| mixed(&rt, &f.store, f.n, tasks, iters)),
+            );
+        }
+    }
+    g.finish();
+    for f in fixtures {
+        if let Some(cleanup) = f.cleanup {
+            rt.block_on(cleanup).expect("drops the MySQL table");
+        }
+    }
+}
+
+/// `iters` operations, 90 % finds and 10 % saves, spread over `tasks` tasks.
+fn mixed(
+    rt: &tokio::runtime::Runtime,
+    store: &Store,
+    n: usize,
+    tasks: u64,
+    iters: u64,
+) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut handles = Vec::new();
+        for t in 0..tasks {
+            let store = store.clone();
+            let share = iters / tasks + u64::from(t < iters % tasks);
+            handles.push(tokio::spawn(async move {
+                let mut keys = Keys(t + 3, n);
+                for i in 0..share {
+                    let k = keys.next();
+                    if i % 10 == 9 {
+                        let u = Token::new()
+                            .with(Field::UserName, &format!("user{k:06}@example.com"))
+                            .with(Field::ExpiryTime, &i.to_string());
+                        black_box(store.save_token(&u).await.expect("saves"));
+                    } else {
+                        black_box(
+                            store
+                                .find_token(&probe(Field::UserName, k))
+                                .await
+                                .expect("finds"),
+                        );
+                    }
+                }
+            }));
+        }
+        for h in handles {
+            h.await.expect("no panic");
+        }
+        start.elapsed()
+    })
+}
+
+/// The engines without a store: a HashMap get + clone, a cached rusqlite point query on
+/// the same file, a naive store that opens a connection per call, MySQL `SELECT 1`.
+fn baselines_find(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &tokio::runtime::Runtime,
+    fixtures: &[Fixture],
+    mysql: Option<&MysqlServer>,
+) {
+    for f in fixtures.iter().filter(|f| f.name == "sqlite") {
+        let map: HashMap<String, Token> = (0..f.n)
+            .map(|n| (format!("user{n:06}@example.com"), token(n)))
+            .collect();
+        g.bench_function(BenchmarkId::new("baseline-hashmap-get-clone", f.n), |b| {
+            let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+            b.iter_custom(|iters| {
+                let names: Vec<String> = (0..iters)
+                    .map(|_| format!("user{:06}@example.com", keys.next()))
+                    .collect();
+                let start = Instant::now();
+                for name in &names {
+                    black_box(map.get(name).cloned());
+                }
+                start.elapsed()
+            })
+        });
+        let path = db_path(f);
+        let conn = raw_connection(&path);
+        g.bench_function(
+            BenchmarkId::new("baseline-rusqlite-point-query", f.n),
+            |b| {
+                let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+                b.iter_custom(|iters| {
+                    let names: Vec<String> = (0..iters)
+                        .map(|_| format!("user{:06}@example.com", keys.next()))
+                        .collect();
+                    let start = Instant::now();
+                    for name in &names {
+                        let mut st = conn.prepare_cached(POINT_QUERY).expect("prepares");
+                        black_box(
+                            st.query_row([name], row_values)
+                                .optional()
+                                .expect("queries"),
+                        );
+                    }
+                    start.elapsed()
+                })
+            },
+        );
+        if f.n == 1_000 {
+            g.bench_function(
+                BenchmarkId::new("naive-sqlite-connection-per-call", f.n),
+                |b| {
+                    let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+                    b.iter_custom(|iters| {
+                        let names: Vec<String> = (0..iters)
+                            .map(|_| format!("user{:06}@example.com", keys.next()))
+                            .collect();
+                        let start = Instant::now();
+                        for name in &names {
+                            let conn = rusqlite::Connection::open(&path).expect("opens");
+                            let mut st = conn.prepare(POINT_QUERY).expect("prepares");
+                            black_box(
+                                st.query_row([name], row_values)
+                                    .optional()
+                                    .expect("queries"),
+                            );
+                        }
+                        start.elapsed()
+                    })
+                },
+            );
+        }
+    }
+    if let Some(server) = mysql {
+        g.bench_function("baseline-mysql-select-1-held-connection", |b| {
+            let mut conn = rt.block_on(server.conn()).expect("connects");
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        let one: Option<u8> = conn.query_first("SELECT 1").await.expect("selects");
+                        black_box(one);
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+}
+
+const POINT_QUERY: &str = "SELECT id, user_name, client_id, client_secret, refresh_token, access_token, \
+     grant_token, expiry_time, redirect_url, api_domain FROM oauthtoken WHERE user_name = ?1";
+const UPSERT: &str = "INSERT INTO oauthtoken (id, user_name, access_token) VALUES (?1, ?2, ?3) \
+     ON CONFLICT(user_name) DO UPDATE SET access_token = excluded.access_token";
+
+fn db_path(f: &Fixture) -> PathBuf {
+    f.store
+        .files()
+        .into_iter()
+        .next()
+        .expect("the sqlite store names its file")
+}
+
+/// A connection set up as the store's: WAL, synchronous=FULL.
+fn raw_connection(path: &PathBuf) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("opens");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("pragma");
+    conn.busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
+    conn
+}
+
+fn row_values(r: &rusqlite::Row<'_>) -> rusqlite::Result<Vec<Option<String>>> {
+    (0..10).map(|i| r.get(i)).collect()
+}
+
+fn baselines_save(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    _rt: &tokio::runtime::Runtime,
+    fixtures: &[Fixture],
+) {
+    for f in fixtures.iter().filter(|f| f.name == "sqlite") {
+        let path = db_path(f);
+        let conn = raw_connection(&path);
+        g.bench_function(BenchmarkId::new("baseline-rusqlite-upsert", f.n), |b| {
+            let mut keys = Keys(11, f.n);
+            let mut round = 0u64;
+            b.iter_custom(|iters| {
+                round += 1;
+                let rows: Vec<(String, String)> = (0..iters)
+                    .map(|i| {
+                        let n = keys.next();
+                        (
+                            format!("user{n:06}@example.com"),
+                            format!("1000.{n:06}.access.raw{round}.{i}"),
+                        )
+                    })
+                    .collect();
+                let start = Instant::now();
+                for (user, access) in &rows {
+                    let mut st = conn.prepare_cached(UPSERT).expect("prepares");
+                    black_box(st.execute(("x", user, access)).expect("upserts"));
+                }
+                start.elapsed()
+            })
+        });
+        if f.n == 1_000 {
+            g.bench_function(
+                BenchmarkId::new("naive-sqlite-connection-per-call", f.n),
+                |b| {
+                    let mut keys = Keys(11, f.n);
+                    let mut round = 0u64;
+                    b.iter_custom(|iters| {
+                        round += 1;
+                        let rows: Vec<(String, String)> = (0..iters)
+                            .map(|i| {
+                                let n = keys.next();
+                                (
+                                    format!("user{n:06}@example.com"),
+                                    format!("1000.{n:06}.access.naive{round}.{i}"),
+                                )
+                            })
+                            .collect();
+                        let start = Instant::now();
+                        for (user, access) in &rows {
+                            let conn = rusqlite::Connection::open(&path).expect("opens");
+                            conn.execute(UPSERT, ("x", user, access)).expect("upserts");
+                        }
+                        start.elapsed()
+                    })
+                },
+            );
+        }
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .without_plots();
+    targets = all_benches
+}
+criterion_main!(benches);
