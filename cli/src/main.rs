@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand};
 use tokenstore_harness::bench::Workload;
 use tokenstore_harness::clauses::CLAUSES;
 use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
-use tokenstore_stores::{MysqlServer, MysqlSource, SqliteStore, StoreSpec, mysql_server};
+use tokenstore_stores::{
+    FileStore, MysqlServer, MysqlSource, SqliteStore, StoreSpec, mysql_server,
+};
 
 mod bench;
 mod selftest;
@@ -49,6 +51,14 @@ enum Command {
         /// read from TOKENSTORE_REQUIRE (comma-separated).
         #[arg(long, value_name = "BACKEND")]
         require: Vec<String>,
+        /// Check a store in another language: the command after `--` starts an adapter
+        /// process that speaks the tokenstore-adapter/1 protocol (ADAPTERS.md), e.g.
+        /// `--adapter -- python -m tokenstore_adapter my_module:MyStore`.
+        #[arg(long, requires = "command")]
+        adapter: bool,
+        /// The adapter command and its arguments (after `--`).
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
     /// Check several stores and write a clauses × stores matrix: matrix.html (static,
     /// no JavaScript), matrix.md and matrix.json. Prints the Markdown table.
@@ -95,12 +105,11 @@ enum Command {
     #[command(hide = true)]
     CrashWriter {
         /// The SQLite database file.
-        #[arg(
-            long,
-            conflicts_with = "mysql_table",
-            required_unless_present = "mysql_table"
-        )]
+        #[arg(long)]
         sqlite: Option<PathBuf>,
+        /// The CSV token file.
+        #[arg(long)]
+        file: Option<PathBuf>,
         /// The MySQL table, on the server named by TOKENSTORE_MYSQL_URL.
         #[arg(long)]
         mysql_table: Option<String>,
@@ -217,10 +226,15 @@ fn main() -> ExitCode {
             run,
             output,
             require,
-        } => match output
-            .read()
-            .and_then(|o| resolve(&store, &require).map(|r| (r, o)))
-        {
+            adapter,
+            command,
+        } => match output.read().and_then(|o| {
+            let resolved = match adapter {
+                true => Ok((StoreSpec::Adapter(command), None)),
+                false => resolve(&store, &require),
+            };
+            resolved.map(|r| (r, o))
+        }) {
             Ok(((spec, _source), output)) => check(&spec, run.settings(), &output),
             Err(code) => ExitCode::from(code),
         },
@@ -263,9 +277,10 @@ fn main() -> ExitCode {
         }
         Command::CrashWriter {
             sqlite,
+            file,
             mysql_table,
             from,
-        } => crash_writer(sqlite, mysql_table, from),
+        } => crash_writer(sqlite, file, mysql_table, from),
     }
 }
 
@@ -303,21 +318,32 @@ fn resolve(store: &str, require: &[String]) -> Result<(StoreSpec, Option<MysqlSo
 }
 
 /// The child process of durability.crash.
-fn crash_writer(sqlite: Option<PathBuf>, mysql_table: Option<String>, from: u64) -> ExitCode {
+fn crash_writer(
+    sqlite: Option<PathBuf>,
+    file: Option<PathBuf>,
+    mysql_table: Option<String>,
+    from: u64,
+) -> ExitCode {
     let outcome = runtime().block_on(async {
-        match (sqlite, mysql_table) {
-            (Some(path), _) => {
+        match (sqlite, file, mysql_table) {
+            (Some(path), _, _) => {
                 let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
                 tokenstore_harness::crash_writer(&store, from).await
             }
-            (None, Some(table)) => {
+            (None, Some(path), _) => {
+                let store = FileStore::open(&path).map_err(|e| e.to_string())?;
+                tokenstore_harness::crash_writer(&store, from).await
+            }
+            (None, None, Some(table)) => {
                 let url = std::env::var(mysql_server::URL_VAR)
                     .map_err(|_| format!("{} is not set", mysql_server::URL_VAR))?;
                 let server = MysqlServer::new(&url).map_err(|e| e.to_string())?;
                 let store = server.store(&table).await.map_err(|e| e.to_string())?;
                 tokenstore_harness::crash_writer(&store, from).await
             }
-            (None, None) => Err("name a store: --sqlite PATH or --mysql-table TABLE".to_owned()),
+            (None, None, None) => {
+                Err("name a store: --sqlite PATH, --file PATH or --mysql-table TABLE".to_owned())
+            }
         }
     });
     match outcome {

@@ -71,6 +71,15 @@ impl Limits {
         }))
     }
 
+    /// Limits on these fields only.
+    pub fn from_pairs(pairs: &[(Field, usize)]) -> Limits {
+        let mut limits = Limits::NONE;
+        for (field, limit) in pairs {
+            limits.0[field.index()] = Some(*limit);
+        }
+        limits
+    }
+
     pub fn get(&self, field: Field) -> Option<usize> {
         self.0[field.index()]
     }

@@ -6,10 +6,13 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
-use tokenstore_harness::{Factory, Fixture, StoreError, factory, fixtures};
+use tokenstore_harness::{Factory, Fixture, StoreError, TokenStore, factory, fixtures};
 
+pub mod adapter;
+pub mod file;
 pub mod list;
 pub mod memory;
 pub mod mutants;
@@ -18,6 +21,8 @@ pub mod mysql_server;
 mod sql;
 pub mod sqlite;
 
+pub use adapter::AdapterStore;
+pub use file::FileStore;
 pub use list::ListStore;
 pub use memory::MemoryStore;
 pub use mysql::{MysqlServer, MysqlStore};
@@ -36,12 +41,20 @@ pub enum StoreSpec {
         dir: Option<PathBuf>,
     },
     SqliteMemory,
+    /// A token file in the SDK FileStore's CSV format per fresh store, in a new
+    /// temporary directory under `dir`.
+    File {
+        dir: Option<PathBuf>,
+    },
     /// A new table per fresh store, dropped after use. The URL may hold a password:
     /// it is kept secret (redacted in `Debug`) and reports show `location` only.
     Mysql {
         url: SecretString,
         location: String,
     },
+    /// A store in another language behind an adapter process (`--adapter -- CMD…`):
+    /// one process for the run, emptied (`reset`) for each fresh store.
+    Adapter(Vec<String>),
     /// One of the selftest's deliberately broken stores (`mutant:TextMaxId`), for trying
     /// out reports and gates on a store that fails.
     Mutant(mutants::Bug),
@@ -54,7 +67,9 @@ impl PartialEq for StoreSpec {
                 a.expose_secret() == b.expose_secret()
             }
             (StoreSpec::SqliteFile { dir: a }, StoreSpec::SqliteFile { dir: b }) => a == b,
+            (StoreSpec::File { dir: a }, StoreSpec::File { dir: b }) => a == b,
             (StoreSpec::Mutant(a), StoreSpec::Mutant(b)) => a == b,
+            (StoreSpec::Adapter(a), StoreSpec::Adapter(b)) => a == b,
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
         }
     }
@@ -80,6 +95,10 @@ impl FromStr for StoreSpec {
             "list" => Ok(StoreSpec::List),
             "sqlite" => Ok(StoreSpec::SqliteFile { dir: None }),
             "sqlite::memory:" => Ok(StoreSpec::SqliteMemory),
+            "file" => Ok(StoreSpec::File { dir: None }),
+            _ if s.starts_with("file:") && s.len() > 5 => Ok(StoreSpec::File {
+                dir: Some(PathBuf::from(&s[5..])),
+            }),
             _ if s.starts_with("mysql://") => match mysql::location_of(s) {
                 Ok(location) => Ok(StoreSpec::Mysql {
                     url: SecretString::from(s),
@@ -110,7 +129,9 @@ impl StoreSpec {
             StoreSpec::List => "list".to_owned(),
             StoreSpec::SqliteFile { .. } | StoreSpec::SqliteMemory => "sqlite".to_owned(),
             StoreSpec::Mysql { .. } => "mysql".to_owned(),
+            StoreSpec::File { .. } => "file".to_owned(),
             StoreSpec::Mutant(bug) => format!("mutant:{}", bug.name()),
+            StoreSpec::Adapter(_) => "adapter".to_owned(),
         }
     }
 
@@ -123,7 +144,10 @@ impl StoreSpec {
             }
             StoreSpec::SqliteFile { dir: Some(d) } => format!("a new file under {}", d.display()),
             StoreSpec::Mysql { location, .. } => format!("a new table in {location}"),
+            StoreSpec::File { dir: None } => "a new CSV file in the temporary directory".to_owned(),
+            StoreSpec::File { dir: Some(d) } => format!("a new CSV file under {}", d.display()),
             StoreSpec::Mutant(bug) => format!("in memory, with a bug: {}", bug.description()),
+            StoreSpec::Adapter(command) => format!("the adapter process `{}`", command.join(" ")),
         }
     }
 
@@ -138,8 +162,10 @@ impl StoreSpec {
             StoreSpec::SqliteFile { dir } => {
                 sqlite_factory(dir.unwrap_or_else(std::env::temp_dir), writer)
             }
+            StoreSpec::File { dir } => file_factory(dir.unwrap_or_else(std::env::temp_dir), writer),
             StoreSpec::Mysql { url, .. } => mysql_factory(url, writer),
             StoreSpec::Mutant(bug) => mutants::factory(bug),
+            StoreSpec::Adapter(command) => adapter_factory(command),
         }
     }
 }
@@ -149,6 +175,27 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Each fresh store is a new database file in a new temporary directory under
 /// `parent`; the directory goes with the fixture's teardown, after every instance.
 pub fn sqlite_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
+    file_backed(parent, writer, "tokens.db", "--sqlite", |p| {
+        SqliteStore::open(p)
+    })
+}
+
+/// As [`sqlite_factory`], for the CSV file store.
+pub fn file_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
+    file_backed(parent, writer, "tokens.csv", "--file", |p| {
+        FileStore::open(p)
+    })
+}
+
+/// Fixtures for a store kept in one file: a second instance opens the same file, and
+/// the crash writer is `<writer> crash-writer <flag> <file>`.
+fn file_backed<S: TokenStore + 'static>(
+    parent: PathBuf,
+    writer: Option<PathBuf>,
+    file: &'static str,
+    flag: &'static str,
+    open: fn(&std::path::Path) -> Result<S, StoreError>,
+) -> Factory {
     fixtures(move || {
         let (parent, writer) = (parent.clone(), writer.clone());
         async move {
@@ -156,19 +203,19 @@ pub fn sqlite_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
                 .prefix("tokenstore-")
                 .tempdir_in(&parent)
                 .map_err(|e| StoreError::backend("create a temporary directory", e))?;
-            let path = dir.path().join("tokens.db");
-            let mut fixture = Fixture::new(SqliteStore::open(&path)?);
+            let path = dir.path().join(file);
+            let mut fixture = Fixture::new(open(&path)?);
             let again = path.clone();
             fixture = fixture.with_reopen(move || {
                 let path = again.clone();
-                async move { SqliteStore::open(&path) }
+                async move { open(&path) }
             });
             if let Some(program) = writer {
                 fixture = fixture.with_writer(move |from| {
                     let mut command = std::process::Command::new(&program);
                     command
                         .arg("crash-writer")
-                        .arg("--sqlite")
+                        .arg(flag)
                         .arg(&path)
                         .arg("--from")
                         .arg(from.to_string());
@@ -213,6 +260,31 @@ pub fn mysql_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
                 if let Err(e) = drop_tables.await {
                     eprintln!("warning: could not drop a scratch table: {e}");
                 }
+            }))
+        }
+    })
+}
+
+/// One adapter process for the whole run, emptied with `reset` for each fresh store;
+/// a second instance (for multi-instance and reopen checks) is a second process on the
+/// same configuration, as a second application would be.
+pub fn adapter_factory(command: Vec<String>) -> Factory {
+    let main: Arc<tokio::sync::Mutex<Option<AdapterStore>>> = Arc::default();
+    let command = Arc::new(command);
+    fixtures(move || {
+        let (main, command) = (main.clone(), command.clone());
+        async move {
+            let mut slot = main.lock().await;
+            let store = match slot.as_ref() {
+                Some(store) => store.clone(),
+                None => slot.insert(AdapterStore::spawn(&command).await?).clone(),
+            };
+            drop(slot);
+            store.reset().await?;
+            let again = command.clone();
+            Ok::<_, BoxError>(Fixture::new(store).with_reopen(move || {
+                let command = again.clone();
+                async move { AdapterStore::spawn(&command).await }
             }))
         }
     })

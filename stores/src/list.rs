@@ -9,7 +9,7 @@ use tokenstore_harness::{
 };
 
 /// One row: the ten columns, `id` first.
-type Row = [Option<String>; 10];
+pub(crate) type Row = [Option<String>; 10];
 
 /// A store of positional rows behind one lock.
 #[derive(Default)]
@@ -17,11 +17,12 @@ pub struct ListStore {
     inner: Mutex<Rows>,
 }
 
+/// The rows and the operations on them; the file store keeps the same rows on disk.
 #[derive(Default)]
-struct Rows {
-    rows: Vec<Row>,
+pub(crate) struct Rows {
+    pub(crate) rows: Vec<Row>,
     /// Last generated id; only grows, so ids are never given twice.
-    counter: u64,
+    pub(crate) counter: u64,
 }
 
 fn to_row(token: &Token) -> Row {
@@ -29,14 +30,34 @@ fn to_row(token: &Token) -> Row {
 }
 
 impl Rows {
+    /// The stored token `probe` names, merged into the probe.
+    pub(crate) fn find(&self, probe: &Token) -> Option<Token> {
+        let key = LookupKey::of(probe)?;
+        key.resolve(|f, v| self.scan(f, v))
+            .map(|at| probe.merged_over(&self.token(at)))
+    }
+
+    pub(crate) fn delete(&mut self, id: &str) {
+        self.rows
+            .retain(|r| r[Field::Id.index()].as_deref() != Some(id));
+    }
+
+    pub(crate) fn all(&self) -> Vec<Token> {
+        (0..self.rows.len()).map(|at| self.token(at)).collect()
+    }
+
+    pub(crate) fn by_id(&self, id: &str) -> Option<Token> {
+        self.scan(Field::Id, id).map(|at| self.token(at))
+    }
+
     /// The position of the first row whose column `field` holds `value`.
-    fn scan(&self, field: Field, value: &str) -> Option<usize> {
+    pub(crate) fn scan(&self, field: Field, value: &str) -> Option<usize> {
         self.rows
             .iter()
             .position(|r| r[field.index()].as_deref() == Some(value))
     }
 
-    fn token(&self, at: usize) -> Token {
+    pub(crate) fn token(&self, at: usize) -> Token {
         Token::from_row(&self.rows[at])
     }
 
@@ -52,7 +73,7 @@ impl Rows {
         Ok(())
     }
 
-    fn save(&mut self, token: &Token) -> Result<String, StoreError> {
+    pub(crate) fn save(&mut self, token: &Token) -> Result<String, StoreError> {
         let at = token
             .id()
             .and_then(|id| self.scan(Field::Id, id))
@@ -111,13 +132,7 @@ impl TokenStore for ListStore {
     }
 
     async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
-        let rows = self.rows();
-        let Some(key) = LookupKey::of(probe) else {
-            return Ok(None);
-        };
-        Ok(key
-            .resolve(|f, v| rows.scan(f, v))
-            .map(|at| probe.merged_over(&rows.token(at))))
+        Ok(self.rows().find(probe))
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
@@ -126,15 +141,12 @@ impl TokenStore for ListStore {
 
     async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
         require_id(id)?;
-        self.rows()
-            .rows
-            .retain(|r| r[Field::Id.index()].as_deref() != Some(id));
+        self.rows().delete(id);
         Ok(())
     }
 
     async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
-        let rows = self.rows();
-        Ok((0..rows.rows.len()).map(|at| rows.token(at)).collect())
+        Ok(self.rows().all())
     }
 
     async fn delete_tokens(&self) -> Result<(), StoreError> {
@@ -144,7 +156,6 @@ impl TokenStore for ListStore {
 
     async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
         require_id(id)?;
-        let rows = self.rows();
-        Ok(rows.scan(Field::Id, id).map(|at| rows.token(at)))
+        Ok(self.rows().by_id(id))
     }
 }

@@ -1,0 +1,356 @@
+//! `adapter`: a store in another language, behind a child process that speaks the
+//! tokenstore-adapter/1 protocol (ADAPTERS.md) on its stdin and stdout.
+//!
+//! Requests carry ids, so several can be in flight; a reader task hands each response
+//! to its caller. A child that exits, hangs, writes something that is not a protocol
+//! line or answers out of protocol fails the operation with a Backend error that says
+//! so — the harness never hangs and never panics on it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokenstore_harness::{Capabilities, Field, Limits, StoreError, Token, TokenStore};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::oneshot;
+
+pub const PROTOCOL: &str = "tokenstore-adapter/1";
+
+/// How long one request may take (TOKENSTORE_ADAPTER_TIMEOUT, in seconds, overrides it).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the child may take to start and say hello.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, StoreError>>>>>;
+
+/// A store behind an adapter process. Clones share the process; it is killed when
+/// the last clone goes.
+#[derive(Clone)]
+pub struct AdapterStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    name: String,
+    caps: Capabilities,
+    files: Vec<PathBuf>,
+    stdin: tokio::sync::Mutex<ChildStdin>,
+    pending: Pending,
+    /// Why the adapter can no longer answer, once it cannot.
+    broken: Arc<Mutex<Option<String>>>,
+    next: AtomicU64,
+    timeout: Duration,
+    _child: Child,
+}
+
+fn adapter_error(message: impl Into<String>) -> StoreError {
+    StoreError::Backend {
+        message: format!("adapter: {}", message.into()),
+        source: None,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl AdapterStore {
+    /// Starts `command` and reads its handshake.
+    pub async fn spawn(command: &[String]) -> Result<Self, StoreError> {
+        let (program, args) = command
+            .split_first()
+            .ok_or_else(|| StoreError::InvalidInput("no adapter command".into()))?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| StoreError::backend(format!("adapter: cannot start {program}"), e))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return Err(adapter_error("no pipes to the child"));
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        let hello = tokio::time::timeout(HANDSHAKE_TIMEOUT, lines.next_line())
+            .await
+            .map_err(|_| adapter_error(format!("no handshake within {HANDSHAKE_TIMEOUT:?}")))?
+            .map_err(|e| StoreError::backend("adapter: reading the handshake", e))?
+            .ok_or_else(|| adapter_error("the process exited before its handshake"))?;
+        let (name, caps, files) = handshake(&hello)?;
+        let pending: Pending = Arc::default();
+        let broken = Arc::new(Mutex::new(None));
+        tokio::spawn(read_responses(lines, pending.clone(), broken.clone()));
+        let timeout = std::env::var("TOKENSTORE_ADAPTER_TIMEOUT")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map_or(REQUEST_TIMEOUT, Duration::from_secs);
+        Ok(AdapterStore {
+            shared: Arc::new(Shared {
+                name,
+                caps,
+                files,
+                stdin: tokio::sync::Mutex::new(stdin),
+                pending,
+                broken,
+                next: AtomicU64::new(1),
+                timeout,
+                _child: child,
+            }),
+        })
+    }
+
+    /// The store's name, from its handshake.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// Empties the store (`reset`): a fresh store for the next check.
+    pub async fn reset(&self) -> Result<(), StoreError> {
+        self.call(json!({"op": "reset"})).await.map(|_| ())
+    }
+
+    /// Drops the store object and makes it again from the same configuration (`reopen`).
+    pub async fn reopen(&self) -> Result<(), StoreError> {
+        self.call(json!({"op": "reopen"})).await.map(|_| ())
+    }
+
+    async fn call(&self, mut request: Value) -> Result<Value, StoreError> {
+        let s = &self.shared;
+        if let Some(why) = lock(&s.broken).clone() {
+            return Err(adapter_error(why));
+        }
+        let id = s.next.fetch_add(1, Ordering::Relaxed);
+        request["id"] = json!(id);
+        let (tx, rx) = oneshot::channel();
+        lock(&s.pending).insert(id, tx);
+        let mut line = request.to_string();
+        line.push('\n');
+        let written = {
+            let mut stdin = s.stdin.lock().await;
+            stdin
+                .write_all(line.as_bytes())
+                .await
+                .and(stdin.flush().await)
+        };
+        if let Err(e) = written {
+            lock(&s.pending).remove(&id);
+            return Err(StoreError::backend(
+                "adapter: the process does not take requests",
+                e,
+            ));
+        }
+        match tokio::time::timeout(s.timeout, rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(adapter_error(
+                lock(&s.broken)
+                    .clone()
+                    .unwrap_or_else(|| "the process stopped".into()),
+            )),
+            Err(_) => {
+                lock(&s.pending).remove(&id);
+                let why = format!("no answer to request {id} within {:?}", s.timeout);
+                *lock(&s.broken) = Some(format!("{why}; the adapter is not used again"));
+                Err(adapter_error(why))
+            }
+        }
+    }
+}
+
+/// The handshake's name, capabilities and files.
+fn handshake(line: &str) -> Result<(String, Capabilities, Vec<PathBuf>), StoreError> {
+    let hello: Value = serde_json::from_str(line)
+        .map_err(|_| adapter_error("the first line is not a JSON handshake"))?;
+    if hello["protocol"] != PROTOCOL {
+        return Err(adapter_error(format!(
+            "the handshake names protocol {}, not {PROTOCOL}",
+            hello["protocol"]
+        )));
+    }
+    if let Some(error) = hello["error"].as_str() {
+        return Err(adapter_error(error.to_owned()));
+    }
+    let caps = &hello["capabilities"];
+    let mut limits = Limits::NONE;
+    if let Some(map) = caps["limits"].as_object() {
+        let declared: Vec<(Field, usize)> = map
+            .iter()
+            .filter_map(|(k, v)| Some((Field::from_name(k)?, usize::try_from(v.as_u64()?).ok()?)))
+            .collect();
+        limits = Limits::from_pairs(&declared);
+    }
+    let files: Vec<PathBuf> = caps["files"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    let capabilities = Capabilities {
+        durable: caps["durable"].as_bool().unwrap_or(false),
+        files: !files.is_empty(),
+        limits,
+    };
+    Ok((
+        hello["store"].as_str().unwrap_or("adapter").to_owned(),
+        capabilities,
+        files,
+    ))
+}
+
+/// Hands each response to its caller; on EOF or a line out of protocol, marks the
+/// adapter broken and fails everything in flight.
+async fn read_responses(
+    mut lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    pending: Pending,
+    broken: Arc<Mutex<Option<String>>>,
+) {
+    let why = loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break "the adapter process exited".to_owned(),
+            Err(e) => break format!("reading from the adapter failed: {e}"),
+        };
+        let Ok(response) = serde_json::from_str::<Value>(&line) else {
+            break "the adapter wrote a line that is not JSON to stdout (diagnostics belong on stderr)".to_owned();
+        };
+        let Some(id) = response["id"].as_u64() else {
+            break "the adapter answered without a request id".to_owned();
+        };
+        let Some(waiter) = lock(&pending).remove(&id) else {
+            break format!("the adapter answered request {id}, which is not waiting for an answer");
+        };
+        let _ = waiter.send(answer(&response));
+    };
+    *lock(&broken) = Some(why.clone());
+    for (_, waiter) in lock(&pending).drain() {
+        let _ = waiter.send(Err(adapter_error(why.clone())));
+    }
+}
+
+fn answer(response: &Value) -> Result<Value, StoreError> {
+    if let Some(error) = response.get("error") {
+        let message = error["message"].as_str().unwrap_or("").to_owned();
+        let field = error["field"].as_str().and_then(Field::from_name);
+        let number = |k: &str| {
+            error[k]
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0)
+        };
+        return Err(match error["kind"].as_str() {
+            Some("InvalidInput") => StoreError::InvalidInput(message),
+            Some("LimitExceeded") => StoreError::LimitExceeded {
+                field: field.unwrap_or(Field::Id),
+                limit: number("limit"),
+                actual: number("actual"),
+            },
+            Some("Conflict") => StoreError::Conflict {
+                field: field.unwrap_or(Field::UserName),
+            },
+            _ => StoreError::Backend {
+                message,
+                source: None,
+            },
+        });
+    }
+    response
+        .get("ok")
+        .cloned()
+        .ok_or_else(|| adapter_error("a response with neither ok nor error"))
+}
+
+fn to_json(token: &Token) -> Value {
+    let map: Map<String, Value> = token
+        .fields()
+        .map(|(f, v)| (f.name().to_owned(), json!(v)))
+        .collect();
+    Value::Object(map)
+}
+
+fn from_json(value: &Value) -> Result<Option<Token>, StoreError> {
+    match value {
+        Value::Null => Ok(None),
+        Value::Object(map) => {
+            let mut t = Token::new();
+            for (k, v) in map {
+                let field = Field::from_name(k)
+                    .ok_or_else(|| adapter_error(format!("unknown field {k:?} in a token")))?;
+                match v {
+                    Value::String(s) => t.set(field, Some(s)),
+                    Value::Null => {}
+                    _ => return Err(adapter_error(format!("field {k} is not text"))),
+                }
+            }
+            Ok(Some(t))
+        }
+        _ => Err(adapter_error("a token that is not a JSON object")),
+    }
+}
+
+impl TokenStore for AdapterStore {
+    fn capabilities(&self) -> Capabilities {
+        self.shared.caps.clone()
+    }
+
+    fn files(&self) -> Vec<PathBuf> {
+        self.shared.files.clone()
+    }
+
+    async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
+        from_json(
+            &self
+                .call(json!({"op": "find_token", "token": to_json(probe)}))
+                .await?,
+        )
+    }
+
+    async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
+        match self
+            .call(json!({"op": "save_token", "token": to_json(token)}))
+            .await?
+        {
+            Value::String(id) => Ok(id),
+            _ => Err(adapter_error(
+                "save_token answered something other than the id",
+            )),
+        }
+    }
+
+    // Empty ids go to the adapter too: refusing them is the store's job, and checked.
+    async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
+        self.call(json!({"op": "delete_token", "token_id": id}))
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
+        match self.call(json!({"op": "get_tokens"})).await? {
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|v| from_json(v).transpose())
+                .collect(),
+            _ => Err(adapter_error(
+                "get_tokens answered something other than a list",
+            )),
+        }
+    }
+
+    async fn delete_tokens(&self) -> Result<(), StoreError> {
+        self.call(json!({"op": "delete_tokens"})).await.map(|_| ())
+    }
+
+    async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
+        from_json(
+            &self
+                .call(json!({"op": "find_token_by_id", "token_id": id}))
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,243 @@
+//! Stores in another language through the adapter protocol: the Python shim driving
+//! SDK-style stores, adapters that break the protocol, and the SDK's own stores.
+//!
+//! Needs a Python with the Zoho SDK (`TOKENSTORE_PYTHON`, e.g. a venv's python); without
+//! it the tests are listed as ignored with the reason, or fail when TOKENSTORE_REQUIRE
+//! names `python`. The protocol-breaking adapters need only `python3`.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tokenstore_harness::libtest_mimic::{Arguments, Completion, Failed, Trial, run};
+use tokenstore_harness::{Field, RunReport, Settings, Status, Suite, Token, TokenStore, runtime};
+use tokenstore_stores::{AdapterStore, FileStore, adapter_factory};
+
+const PYTHON_VAR: &str = "TOKENSTORE_PYTHON";
+const SETTINGS: Settings = Settings {
+    cases: 32,
+    seed: 11,
+    strict: false,
+};
+
+fn shim_dir() -> String {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../adapters/python").to_owned()
+}
+
+/// `python -m tokenstore_adapter ARGS…`, with the shim and the test stores importable.
+fn shim(python: &str, args: &[&str]) -> Vec<String> {
+    let mut command = vec![
+        "env".to_owned(),
+        format!("PYTHONPATH={}", shim_dir()),
+        python.to_owned(),
+        "-m".to_owned(),
+        "tokenstore_adapter".to_owned(),
+    ];
+    command.extend(args.iter().map(|a| a.to_string()));
+    command
+}
+
+fn check(command: Vec<String>) -> Result<RunReport, Failed> {
+    runtime()
+        .block_on(Suite::embedded().run(
+            "adapter",
+            "",
+            &adapter_factory(command),
+            SETTINGS,
+            |_, _| {},
+        ))
+        .map_err(|e| Failed::from(e.to_string()))
+}
+
+fn failed(report: &RunReport) -> BTreeSet<&'static str> {
+    report
+        .clauses
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .map(|c| c.id)
+        .collect()
+}
+
+fn expect_failures(python: &str, class: &str, expected: &[&str]) -> Result<(), Failed> {
+    let report = check(shim(python, &[&format!("tests_store:{class}")]))?;
+    let got = failed(&report);
+    let want: BTreeSet<&str> = expected.iter().copied().collect();
+    if got != want {
+        return Err(format!("{class}: failed {got:?}, expected {want:?}").into());
+    }
+    Ok(())
+}
+
+fn misbehaving(mode: &'static str) -> Result<(), Failed> {
+    let script = format!("{}/misbehaving.py", shim_dir());
+    let command = vec!["python3".to_owned(), script, mode.to_owned()];
+    let started = Instant::now();
+    let outcome = runtime().block_on(async {
+        let store = AdapterStore::spawn(&command).await?;
+        store.reset().await?;
+        let probe = Token::new().with(Field::UserName, "a@example.com");
+        store.find_token(&probe).await?;
+        Ok::<_, tokenstore_harness::StoreError>(())
+    });
+    let message = match outcome {
+        Ok(()) => return Err(format!("{mode}: the broken adapter was not reported").into()),
+        Err(e) => e.to_string(),
+    };
+    let expected = match mode {
+        "crash" => "exited",
+        "hang" => "no answer",
+        "garbage" => "not JSON",
+        "wrong-id" => "not waiting",
+        _ => "before its handshake",
+    };
+    if !message.contains(expected) {
+        return Err(format!("{mode}: unclear message {message:?}").into());
+    }
+    if started.elapsed() > Duration::from_secs(20) {
+        return Err(format!("{mode}: took {:?}", started.elapsed()).into());
+    }
+    Ok(())
+}
+
+/// Tokens our file store wrote are read back by the SDK's FileStore, and the reverse.
+fn file_interop(python: &str) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+    let path = dir.path().join("tokens.csv");
+    let path_text = path.to_string_lossy().into_owned();
+    let sdk = shim(
+        python,
+        &[
+            "zohocrmsdk.src.com.zoho.api.authenticator.store.file_store:FileStore",
+            &path_text,
+        ],
+    );
+    runtime().block_on(async {
+        let fail = |e: &dyn std::fmt::Display| Failed::from(e.to_string());
+        let ours = FileStore::open(&path).map_err(|e| fail(&e))?;
+        let alice = Token::new()
+            .with(Field::UserName, "alice@example.com")
+            .with(Field::ClientId, "1000.CLIENT")
+            .with(Field::ClientSecret, "cs, with \"quotes\"")
+            .with(Field::RefreshToken, "1000.rt-alice")
+            .with(Field::AccessToken, "1000.at-alice")
+            .with(Field::ExpiryTime, "1700000000000")
+            .with(Field::ApiDomain, "https://www.zohoapis.com");
+        let id = ours.save_token(&alice).await.map_err(|e| fail(&e))?;
+        let theirs = AdapterStore::spawn(&sdk).await.map_err(|e| fail(&e))?;
+        let seen = theirs
+            .find_token(&Token::new().with(Field::UserName, "alice@example.com"))
+            .await
+            .map_err(|e| fail(&e))?;
+        if seen != Some(alice.clone().with(Field::Id, &id)) {
+            return Err(format!("the SDK's FileStore read {seen:?}").into());
+        }
+        let bob = Token::new()
+            .with(Field::UserName, "bob@example.com")
+            .with(Field::RefreshToken, "1000.rt-bob");
+        let bob_id = theirs.save_token(&bob).await.map_err(|e| fail(&e))?;
+        let back = ours.find_token_by_id(&bob_id).await.map_err(|e| fail(&e))?;
+        if back != Some(bob.with(Field::Id, &bob_id)) {
+            return Err(format!("our file store read {back:?}").into());
+        }
+        Ok(())
+    })
+}
+
+/// The SDK's own FileStore: the run completes and reports; what it fails is a finding
+/// for the README, not a failure of this test.
+fn sdk_file_store(python: &str) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+    let path = dir.path().join("tokens.csv").to_string_lossy().into_owned();
+    let report = check(shim(
+        python,
+        &[
+            "--durable",
+            "zohocrmsdk.src.com.zoho.api.authenticator.store.file_store:FileStore",
+            &path,
+        ],
+    ))?;
+    eprintln!("the SDK's FileStore fails: {:?}", failed(&report));
+    if report.clauses.iter().all(|c| c.status == Status::Skip) {
+        return Err("nothing ran".into());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let python = std::env::var(PYTHON_VAR).unwrap_or_default();
+    let required = std::env::var("TOKENSTORE_REQUIRE")
+        .is_ok_and(|v| v.split(',').any(|b| b.trim() == "python"));
+    let mut trials = Vec::new();
+    for mode in ["crash", "hang", "garbage", "wrong-id", "no-handshake"] {
+        trials.push(Trial::test(
+            format!("adapter::protocol::{mode}"),
+            move || misbehaving(mode),
+        ));
+    }
+    type Check = fn(&str) -> Result<(), Failed>;
+    let with_sdk: [(&str, Check); 6] = [
+        ("adapter::python::conforming-store-passes", |p| {
+            expect_failures(p, "ConformingStore", &[])
+        }),
+        ("adapter::python::case-insensitive-store-fails", |p| {
+            expect_failures(
+                p,
+                "CaseInsensitiveStore",
+                &["find.exact", "model.sequences", "security.injection"],
+            )
+        }),
+        ("adapter::python::first-row-store-fails", |p| {
+            expect_failures(
+                p,
+                "FirstRowStore",
+                &[
+                    "find.no-key",
+                    "flow.revoke",
+                    "model.sequences",
+                    "security.injection",
+                    "value.empty",
+                ],
+            )
+        }),
+        ("adapter::python::by-id-raises-store-fails", |p| {
+            expect_failures(
+                p,
+                "ByIdRaisesStore",
+                &[
+                    "by-id.miss",
+                    "delete.one",
+                    "flow.start-by-id",
+                    "id.no-reuse",
+                    "model.sequences",
+                    "security.injection",
+                ],
+            )
+        }),
+        (
+            "adapter::python::file-interop-with-the-sdk-file-store",
+            file_interop,
+        ),
+        ("adapter::python::sdk-file-store-runs", sdk_file_store),
+    ];
+    for (name, check) in with_sdk {
+        if python.is_empty() {
+            let why = format!("{PYTHON_VAR} names no Python with the Zoho SDK (zohocrmsdk8-0)");
+            if required {
+                trials.push(Trial::test(name, move || {
+                    Err(Failed::from(format!("required, but {why}")))
+                }));
+            } else {
+                eprintln!("note: {name} is skipped: {why}");
+                trials.push(
+                    Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why)))
+                        .with_ignored_flag(true),
+                );
+            }
+        } else {
+            let python = python.clone();
+            trials.push(Trial::test(name, move || check(&python)));
+        }
+    }
+    run(&args, trials).exit_code()
+}
