@@ -163,6 +163,118 @@ fn sdk_file_store(python: &str) -> Result<(), Failed> {
     Ok(())
 }
 
+/// The parts of TOKENSTORE_MYSQL_URL the SDK's DBStore takes as arguments.
+fn mysql_parts() -> Option<[String; 5]> {
+    let url = std::env::var("TOKENSTORE_MYSQL_URL").ok()?;
+    let rest = url.strip_prefix("mysql://")?;
+    let (auth, rest) = rest.split_once('@')?;
+    let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+    let (host_port, db) = rest.split_once('/')?;
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "3306"));
+    let db = db.split('?').next()?;
+    Some([host, db, user, password, port].map(str::to_owned))
+}
+
+/// The SDK README's table: the same columns, a primary key on id, nothing else.
+const SDK_TABLE: &str = "(id varchar(10) NOT NULL, user_name varchar(255), client_id varchar(255), \
+    client_secret varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), \
+    expiry_time varchar(20), redirect_url varchar(255), api_domain varchar(255), PRIMARY KEY (id))";
+
+fn db_store_command(python: &str, parts: &[String; 5], table: &str) -> Vec<String> {
+    let [host, db, user, password, port] = parts;
+    shim(
+        python,
+        &[
+            "--durable",
+            "--sdk-limits",
+            "zohocrmsdk.src.com.zoho.api.authenticator.store.db_store:DBStore",
+            host,
+            db,
+            user,
+            password,
+            port,
+            table,
+        ],
+    )
+}
+
+/// The SDK's own DBStore on the SDK README's table: the run completes and reports.
+fn sdk_db_store(python: &str) -> Result<(), Failed> {
+    use mysql_async::prelude::Queryable;
+    let parts = mysql_parts().ok_or("TOKENSTORE_MYSQL_URL is not set")?;
+    let url = std::env::var("TOKENSTORE_MYSQL_URL").map_err(|e| Failed::from(e.to_string()))?;
+    let server =
+        tokenstore_stores::MysqlServer::new(&url).map_err(|e| Failed::from(e.to_string()))?;
+    let table = format!("tokenstore_sdk_{}", std::process::id());
+    runtime().block_on(async {
+        let mut conn = server
+            .conn()
+            .await
+            .map_err(|e| Failed::from(e.to_string()))?;
+        conn.query_drop(format!("CREATE TABLE {table} {SDK_TABLE}"))
+            .await
+            .map_err(|e| Failed::from(e.to_string()))
+    })?;
+    let report = check(db_store_command(python, &parts, &table));
+    runtime().block_on(async {
+        let mut conn = server
+            .conn()
+            .await
+            .map_err(|e| Failed::from(e.to_string()))?;
+        conn.query_drop(format!("DROP TABLE {table}"))
+            .await
+            .map_err(|e| Failed::from(e.to_string()))
+    })?;
+    let report = report?;
+    eprintln!("the SDK's DBStore fails: {:?}", failed(&report));
+    Ok(())
+}
+
+/// Our MySQL store and the SDK's DBStore share a table: each reads what the other wrote.
+fn mysql_interop(python: &str) -> Result<(), Failed> {
+    let parts = mysql_parts().ok_or("TOKENSTORE_MYSQL_URL is not set")?;
+    let url = std::env::var("TOKENSTORE_MYSQL_URL").map_err(|e| Failed::from(e.to_string()))?;
+    let fail = |e: &dyn std::fmt::Display| Failed::from(e.to_string());
+    runtime().block_on(async {
+        let server = tokenstore_stores::MysqlServer::new(&url).map_err(|e| fail(&e))?;
+        let ours = server
+            .store(&tokenstore_stores::mysql::scratch_table())
+            .await
+            .map_err(|e| fail(&e))?;
+        let outcome = async {
+            let alice = Token::new()
+                .with(Field::UserName, "alice@example.com")
+                .with(Field::ClientId, "1000.CLIENT")
+                .with(Field::ClientSecret, "cs-1")
+                .with(Field::RefreshToken, "1000.rt-alice")
+                .with(Field::ExpiryTime, "1700000000000");
+            let id = ours.save_token(&alice).await.map_err(|e| fail(&e))?;
+            let theirs = AdapterStore::spawn(&db_store_command(python, &parts, ours.table()))
+                .await
+                .map_err(|e| fail(&e))?;
+            let seen = theirs
+                .find_token(&Token::new().with(Field::UserName, "alice@example.com"))
+                .await
+                .map_err(|e| fail(&e))?;
+            if seen != Some(alice.clone().with(Field::Id, &id)) {
+                return Err(Failed::from(format!("the SDK's DBStore read {seen:?}")));
+            }
+            let bob = Token::new()
+                .with(Field::UserName, "bob@example.com")
+                .with(Field::RefreshToken, "1000.rt-bob");
+            let bob_id = theirs.save_token(&bob).await.map_err(|e| fail(&e))?;
+            let back = ours.find_token_by_id(&bob_id).await.map_err(|e| fail(&e))?;
+            if back != Some(bob.with(Field::Id, &bob_id)) {
+                return Err(Failed::from(format!("our MySQL store read {back:?}")));
+            }
+            Ok(())
+        }
+        .await;
+        ours.drop_tables().await.map_err(|e| fail(&e))?;
+        outcome
+    })
+}
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let python = std::env::var(PYTHON_VAR).unwrap_or_default();
@@ -176,7 +288,7 @@ fn main() -> ExitCode {
         ));
     }
     type Check = fn(&str) -> Result<(), Failed>;
-    let with_sdk: [(&str, Check); 6] = [
+    let with_sdk: [(&str, Check); 8] = [
         ("adapter::python::conforming-store-passes", |p| {
             expect_failures(p, "ConformingStore", &[])
         }),
@@ -219,6 +331,11 @@ fn main() -> ExitCode {
             file_interop,
         ),
         ("adapter::python::sdk-file-store-runs", sdk_file_store),
+        ("adapter::python::sdk-db-store-runs", sdk_db_store),
+        (
+            "adapter::python::mysql-interop-with-the-sdk-db-store",
+            mysql_interop,
+        ),
     ];
     for (name, check) in with_sdk {
         if python.is_empty() {

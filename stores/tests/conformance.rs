@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, Trial, run};
 use tokenstore_harness::{factory, runtime, trials, unavailable};
 use tokenstore_stores::{
-    ListStore, MemoryStore, MysqlSource, SqliteStore, mysql_factory, mysql_server, sqlite_factory,
+    ListStore, MemoryStore, MysqlSource, SqliteStore, file_factory, mysql_factory, mysql_server,
+    sqlite_factory,
 };
 
 fn main() -> ExitCode {
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         "sqlite-memory",
         factory(|| async { SqliteStore::in_memory() }),
     ));
+    all.extend(trials("file", file_factory(std::env::temp_dir(), None)));
     let source = runtime().block_on(MysqlSource::find());
     match (source.url(), source.reason()) {
         (Some(url), _) => all.extend(trials("mysql", mysql_factory(url.into(), None))),
