@@ -1,24 +1,13 @@
 //! `tokenstore selftest`: the suite must catch every mutant under the clause it breaks,
 //! and fail none of the reference stores.
 
-use std::collections::BTreeSet;
-
-use tokenstore_harness::report::{RunReport, Status};
+use tokenstore_harness::report::RunReport;
 use tokenstore_harness::{Factory, Settings, Suite, runtime};
 use tokenstore_stores::StoreSpec;
 use tokenstore_stores::mutants::{self, Bug};
 
 /// A mutant caught only by `model.sequences` must shrink to at most this many steps.
 const MAX_SHRUNK_STEPS: usize = 4;
-
-fn failed(report: &RunReport) -> BTreeSet<&'static str> {
-    report
-        .clauses
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .map(|c| c.id)
-        .collect()
-}
 
 fn run(name: &str, factory: &Factory, settings: Settings) -> Result<RunReport, String> {
     runtime()
@@ -34,7 +23,7 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
     println!("{:<22} {:<32} result", "mutant", "must fail");
     for bug in Bug::ALL {
         let report = run(&bug.name(), &mutants::factory(bug), settings)?;
-        let caught = failed(&report);
+        let caught = report.failing();
         let mut verdict = if caught.contains(bug.clause()) {
             "caught"
         } else {
@@ -70,7 +59,7 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
             &spec.factory(std::env::current_exe().ok()),
             settings,
         )?;
-        let caught = failed(&report);
+        let caught = report.failing();
         if caught.is_empty() {
             ok += 1;
             println!("reference store {:<10} passes every clause", spec.name());

@@ -222,6 +222,15 @@ impl RunReport {
         }
     }
 
+    /// The ids of the clauses whose checks failed (whatever the verdict).
+    pub fn failing(&self) -> std::collections::BTreeSet<&'static str> {
+        self.clauses
+            .iter()
+            .filter(|c| c.status == Status::Fail)
+            .map(|c| c.id)
+            .collect()
+    }
+
     /// Marks the clauses on the allow-list.
     pub fn apply_allow(&mut self, allow: &AllowList) {
         for c in &mut self.clauses {

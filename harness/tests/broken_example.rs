@@ -6,7 +6,7 @@ mod broken;
 
 use std::collections::BTreeSet;
 
-use tokenstore_harness::{Settings, Status, Suite, factory, runtime};
+use tokenstore_harness::{Settings, Suite, factory, runtime};
 
 #[test]
 fn the_broken_example_fails_exactly_the_clauses_it_breaks() {
@@ -24,12 +24,7 @@ fn the_broken_example_fails_exactly_the_clauses_it_breaks() {
             |_, _| {},
         ))
         .expect("the store opens");
-    let failed: BTreeSet<&str> = report
-        .clauses
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .map(|c| c.id)
-        .collect();
+    let failed = report.failing();
     let expected = BTreeSet::from([
         // bug 1: case-insensitive user names (the corpus holds an upper-case alice)
         "find.exact",

@@ -15,6 +15,7 @@ use criterion::{
 };
 use mysql_async::prelude::Queryable;
 use rusqlite::OptionalExtension;
+use tokenstore_harness::bench::bench_token;
 use tokenstore_harness::{BoxFuture, DynTokenStore, Field, StoreError, Token, TokenStore};
 use tokenstore_stores::{ListStore, MemoryStore, MysqlServer, SqliteStore, mysql::scratch_table};
 
@@ -38,28 +39,11 @@ fn sizes() -> Vec<usize> {
         .unwrap_or_else(|| vec![10, 1_000, 100_000])
 }
 
-/// A realistic token (about 330 bytes in 10 fields); id `n + 1`.
+/// The harness's benchmark token, with id `n + 1` and a grant token.
 fn token(n: usize) -> Token {
-    Token::new()
+    bench_token(n)
         .with(Field::Id, &(n + 1).to_string())
-        .with(Field::UserName, &format!("user{n:06}@example.com"))
-        .with(Field::ClientId, "1000.ABCDEFGHIJKLMNOPQRSTUVWXYZ01234")
-        .with(
-            Field::ClientSecret,
-            "0123456789abcdef0123456789abcdef0123456789",
-        )
-        .with(
-            Field::RefreshToken,
-            &format!("1000.{n:06}.refresh.0123456789abcdef0123456789abcdef0123456789abcdef0"),
-        )
-        .with(
-            Field::AccessToken,
-            &format!("1000.{n:06}.access.0123456789abcdef0123456789abcdef0123456789abcdef01"),
-        )
         .with(Field::GrantToken, &format!("1000.{n:06}.grant"))
-        .with(Field::ExpiryTime, "1700000000000")
-        .with(Field::RedirectUrl, "https://example.com/oauth/callback")
-        .with(Field::ApiDomain, "https://www.zohoapis.com")
 }
 
 /// Pseudo-random keys from the stored set (xorshift), so a scan reads N/2 rows on average.
@@ -489,6 +473,19 @@ fn baselines_find(
     }
 }
 
+/// (user name, new access token) pairs for `iters` upserts of existing users.
+fn updates(keys: &mut Keys, iters: u64, tag: &str) -> Vec<(String, String)> {
+    (0..iters)
+        .map(|i| {
+            let n = keys.next();
+            (
+                format!("user{n:06}@example.com"),
+                format!("1000.{n:06}.access.{tag}.{i}"),
+            )
+        })
+        .collect()
+}
+
 const POINT_QUERY: &str = "SELECT id, user_name, client_id, client_secret, refresh_token, access_token, \
      grant_token, expiry_time, redirect_url, api_domain FROM oauthtoken WHERE user_name = ?1";
 const UPSERT: &str = "INSERT INTO oauthtoken (id, user_name, access_token) VALUES (?1, ?2, ?3) \
@@ -529,15 +526,7 @@ fn baselines_save(
             let mut round = 0u64;
             b.iter_custom(|iters| {
                 round += 1;
-                let rows: Vec<(String, String)> = (0..iters)
-                    .map(|i| {
-                        let n = keys.next();
-                        (
-                            format!("user{n:06}@example.com"),
-                            format!("1000.{n:06}.access.raw{round}.{i}"),
-                        )
-                    })
-                    .collect();
+                let rows = updates(&mut keys, iters, &format!("raw{round}"));
                 let start = Instant::now();
                 for (user, access) in &rows {
                     let mut st = conn.prepare_cached(UPSERT).expect("prepares");
@@ -554,15 +543,7 @@ fn baselines_save(
                     let mut round = 0u64;
                     b.iter_custom(|iters| {
                         round += 1;
-                        let rows: Vec<(String, String)> = (0..iters)
-                            .map(|i| {
-                                let n = keys.next();
-                                (
-                                    format!("user{n:06}@example.com"),
-                                    format!("1000.{n:06}.access.naive{round}.{i}"),
-                                )
-                            })
-                            .collect();
+                        let rows = updates(&mut keys, iters, &format!("naive{round}"));
                         let start = Instant::now();
                         for (user, access) in &rows {
                             let conn = rusqlite::Connection::open(&path).expect("opens");

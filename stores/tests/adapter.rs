@@ -49,18 +49,9 @@ fn check(command: Vec<String>) -> Result<RunReport, Failed> {
         .map_err(|e| Failed::from(e.to_string()))
 }
 
-fn failed(report: &RunReport) -> BTreeSet<&'static str> {
-    report
-        .clauses
-        .iter()
-        .filter(|c| c.status == Status::Fail)
-        .map(|c| c.id)
-        .collect()
-}
-
 fn expect_failures(python: &str, class: &str, expected: &[&str]) -> Result<(), Failed> {
     let report = check(shim(python, &[&format!("tests_store:{class}")]))?;
-    let got = failed(&report);
+    let got = report.failing();
     let want: BTreeSet<&str> = expected.iter().copied().collect();
     if got != want {
         return Err(format!("{class}: failed {got:?}, expected {want:?}").into());
@@ -156,7 +147,7 @@ fn sdk_file_store(python: &str) -> Result<(), Failed> {
             &path,
         ],
     ))?;
-    eprintln!("the SDK's FileStore fails: {:?}", failed(&report));
+    eprintln!("the SDK's FileStore fails: {:?}", report.failing());
     if report.clauses.iter().all(|c| c.status == Status::Skip) {
         return Err("nothing ran".into());
     }
@@ -226,7 +217,7 @@ fn sdk_db_store(python: &str) -> Result<(), Failed> {
             .map_err(|e| Failed::from(e.to_string()))
     })?;
     let report = report?;
-    eprintln!("the SDK's DBStore fails: {:?}", failed(&report));
+    eprintln!("the SDK's DBStore fails: {:?}", report.failing());
     Ok(())
 }
 
