@@ -126,7 +126,7 @@ impl TokenStore for Model {
         };
         Ok(key
             .resolve(|f, v| state.position(f, v))
-            .map(|i| probe.merged_over(&state.rows[i])))
+            .map(|i| probe.merged_over(state.rows[i].clone())))
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {

@@ -163,15 +163,15 @@ impl Token {
         self.values.iter().all(Option::is_none)
     }
 
-    /// `find_token`'s merge: fields present here win, `stored` fills the rest (`id` included).
-    pub fn merged_over(&self, stored: &Token) -> Token {
-        let mut out = self.clone();
-        for (f, slot) in out.values.iter_mut().enumerate() {
-            if slot.is_none() {
-                slot.clone_from(&stored.values[f]);
+    /// `find_token`'s merge: fields present here win, `stored` fills the rest (`id`
+    /// included). Takes the stored row by value: only the probe's own fields are copied.
+    pub fn merged_over(&self, mut stored: Token) -> Token {
+        for (slot, mine) in stored.values.iter_mut().zip(&self.values) {
+            if mine.is_some() {
+                slot.clone_from(mine);
             }
         }
-        out
+        stored
     }
 
     /// `save_token`'s update: every field present in `update` overwrites this row's value,
@@ -266,7 +266,7 @@ mod tests {
             .with(Field::UserName, "u")
             .with(Field::AccessToken, "old");
         let probe = Token::new().with(Field::AccessToken, "mine");
-        let merged = probe.merged_over(&stored);
+        let merged = probe.merged_over(stored.clone());
         assert_eq!(merged.id(), Some("7"));
         assert_eq!(merged.get(Field::AccessToken), Some("mine"));
 

@@ -34,7 +34,7 @@ impl Rows {
     pub(crate) fn find(&self, probe: &Token) -> Option<Token> {
         let key = LookupKey::of(probe)?;
         key.resolve(|f, v| self.scan(f, v))
-            .map(|at| probe.merged_over(&self.token(at)))
+            .map(|at| probe.merged_over(self.token(at)))
     }
 
     pub(crate) fn delete(&mut self, id: &str) {

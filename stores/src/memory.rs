@@ -138,7 +138,7 @@ impl TokenStore for MemoryStore {
         };
         Ok(key
             .resolve(|f, v| inner.id_by(f, v))
-            .map(|id| probe.merged_over(&inner.rows[id])))
+            .map(|id| probe.merged_over(inner.rows[id].clone())))
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {

@@ -314,11 +314,11 @@ impl TokenStore for MutantStore {
                 .rows
                 .first()
                 .filter(|_| self.bug == Bug::FirstRowForNoKey);
-            return Ok(first.map(|r| probe.merged_over(r)));
+            return Ok(first.map(|r| probe.merged_over(r.clone())));
         }
         Ok(self.lookup(&inner, probe).map(|i| match self.bug {
             Bug::FindDoesNotMerge => inner.rows[i].clone(),
-            _ => probe.merged_over(&inner.rows[i]),
+            _ => probe.merged_over(inner.rows[i].clone()),
         }))
     }
 

@@ -490,7 +490,7 @@ impl TokenStore for MysqlStore {
                 .find_by(&mut conn, self.sql.select_by(*field), value)
                 .await?
             {
-                return Ok(Some(probe.merged_over(&row)));
+                return Ok(Some(probe.merged_over(row)));
             }
         }
         Ok(None)

@@ -72,3 +72,10 @@ pub fn conflicting_field(message: &str) -> Field {
         .max_by_key(|(at, _)| *at)
         .map_or(Field::UserName, |(_, f)| f)
 }
+
+/// `UPDATE <table> SET <column> = ?, … WHERE id = ?` for just these columns, so that an
+/// update touches only the indexes of the columns it changes.
+pub fn update_some(table: &str, fields: &[Field]) -> String {
+    let sets: Vec<String> = fields.iter().map(|f| format!("{} = ?", f.name())).collect();
+    format!("UPDATE {table} SET {} WHERE id = ?", sets.join(", "))
+}

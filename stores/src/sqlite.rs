@@ -111,6 +111,8 @@ impl SqliteStore {
     ) -> Result<Self, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| backend("set the busy timeout", e))?;
+        // One cached UPDATE per set of columns a save carries, besides the lookups.
+        conn.set_prepared_statement_cache_capacity(128);
         conn.execute_batch(SCHEMA)
             .map_err(|e| backend("create the schema", e))?;
         Ok(SqliteStore {
@@ -157,12 +159,22 @@ impl SqliteStore {
     }
 
     fn save(&self, tx: &Transaction<'_>, token: &Token) -> Result<String, StoreError> {
-        if let Some(mut row) = self.target(tx, token)? {
-            row.apply_update(token);
-            tx.prepare_cached(&self.sql.update)
-                .and_then(|mut st| st.execute(params_from_iter(sql::update_params(&row.to_row()))))
-                .map_err(|e| backend("update a token", e))?;
-            return Ok(row.id().unwrap_or_default().to_owned());
+        if let Some(row) = self.target(tx, token)? {
+            let id = row.id().unwrap_or_default().to_owned();
+            // Only the columns the token carries (rule 4.4), so only their indexes change.
+            let changed: Vec<(Field, &str)> =
+                token.fields().filter(|(f, _)| *f != Field::Id).collect();
+            if !changed.is_empty() {
+                let columns: Vec<Field> = changed.iter().map(|(f, _)| *f).collect();
+                let values = changed
+                    .iter()
+                    .map(|(_, v)| *v)
+                    .chain(std::iter::once(id.as_str()));
+                tx.prepare_cached(&sql::update_some(TABLE, &columns))
+                    .and_then(|mut st| st.execute(params_from_iter(values)))
+                    .map_err(|e| backend("update a token", e))?;
+            }
+            return Ok(id);
         }
         if !insertable(token) {
             return Err(StoreError::not_insertable());
@@ -250,7 +262,7 @@ impl TokenStore for SqliteStore {
         let conn = self.conn();
         for (field, value) in key.candidates() {
             if let Some(row) = self.find_by(&conn, *field, value)? {
-                return Ok(Some(probe.merged_over(&row)));
+                return Ok(Some(probe.merged_over(row)));
             }
         }
         Ok(None)

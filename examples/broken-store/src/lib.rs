@@ -65,9 +65,9 @@ impl TokenStore for BrokenStore {
         let rows = self.rows.lock().map_err(|_| backend("lock poisoned"))?;
         if LookupKey::of(probe).is_none() {
             // Bug 2: no key, so "the first row will do".
-            return Ok(rows.0.first().map(|r| probe.merged_over(r)));
+            return Ok(rows.0.first().map(|r| probe.merged_over(r.clone())));
         }
-        Ok(locate(&rows.0, probe).map(|i| probe.merged_over(&rows.0[i])))
+        Ok(locate(&rows.0, probe).map(|i| probe.merged_over(rows.0[i].clone())))
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
