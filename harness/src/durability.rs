@@ -228,7 +228,9 @@ fn check_crash_rows(rows: &[Token], acked: &BTreeMap<u64, String>) -> Result<(),
     Ok(())
 }
 
-/// Runs the writer until `after`, then SIGKILLs it; the acknowledgements it printed.
+/// Runs the writer until `after` past its first line of output (so a slow start, such
+/// as an interpreter loading, does not eat the writing time), then SIGKILLs it; the
+/// acknowledgements it printed.
 fn run_and_kill(
     mut command: std::process::Command,
     after: Duration,
@@ -240,9 +242,11 @@ fn run_and_kill(
         .spawn()
         .map_err(|e| format!("cannot start the writer: {e}"))?;
     let stdout = child.stdout.take().ok_or("the writer has no stdout")?;
+    let (started, first_line) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let mut acks = BTreeMap::new();
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = started.send(());
             let mut parts = line.splitn(3, ' ');
             if let (Some("ack"), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next())
                 && let Ok(k) = k.parse()
@@ -252,6 +256,8 @@ fn run_and_kill(
         }
         acks
     });
+    // A writer that prints nothing within 30 s is killed all the same.
+    let _ = first_line.recv_timeout(Duration::from_secs(30));
     std::thread::sleep(after);
     let exited_early = child.try_wait().map_err(|e| e.to_string())?;
     let _ = child.kill();

@@ -38,6 +38,8 @@ pub struct AdapterStore {
 struct Shared {
     name: String,
     caps: Capabilities,
+    /// The adapter can run the crash writer (see ADAPTERS.md).
+    crash_writer: bool,
     files: Vec<PathBuf>,
     stdin: tokio::sync::Mutex<ChildStdin>,
     pending: Pending,
@@ -83,6 +85,9 @@ impl AdapterStore {
             .map_err(|e| StoreError::backend("adapter: reading the handshake", e))?
             .ok_or_else(|| adapter_error("the process exited before its handshake"))?;
         let (name, caps, files) = handshake(&hello)?;
+        let crash_writer = serde_json::from_str::<Value>(&hello)
+            .map(|h| h["capabilities"]["crash_writer"] == json!(true))
+            .unwrap_or(false);
         let pending: Pending = Arc::default();
         let broken = Arc::new(Mutex::new(None));
         tokio::spawn(read_responses(lines, pending.clone(), broken.clone()));
@@ -94,6 +99,7 @@ impl AdapterStore {
             shared: Arc::new(Shared {
                 name,
                 caps,
+                crash_writer,
                 files,
                 stdin: tokio::sync::Mutex::new(stdin),
                 pending,
@@ -103,6 +109,11 @@ impl AdapterStore {
                 _child: child,
             }),
         })
+    }
+
+    /// Whether the adapter runs the crash writer when TOKENSTORE_ADAPTER_CRASH_FROM is set.
+    pub fn has_crash_writer(&self) -> bool {
+        self.shared.crash_writer
     }
 
     /// The store's name, from its handshake.

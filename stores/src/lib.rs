@@ -281,11 +281,23 @@ pub fn adapter_factory(command: Vec<String>) -> Factory {
             };
             drop(slot);
             store.reset().await?;
+            let crash_writer = store.has_crash_writer();
             let again = command.clone();
-            Ok::<_, BoxError>(Fixture::new(store).with_reopen(move || {
+            let mut fixture = Fixture::new(store).with_reopen(move || {
                 let command = again.clone();
                 async move { AdapterStore::spawn(&command).await }
-            }))
+            });
+            if crash_writer {
+                let writer = command.clone();
+                fixture = fixture.with_writer(move |from| {
+                    let mut child = std::process::Command::new(&writer[0]);
+                    child
+                        .args(&writer[1..])
+                        .env("TOKENSTORE_ADAPTER_CRASH_FROM", from.to_string());
+                    child
+                });
+            }
+            Ok::<_, BoxError>(fixture)
         }
     })
 }

@@ -126,6 +126,28 @@ class InvalidRequest(Exception):
     pass
 
 
+def crash_token(k):
+    """The harness's k-th crash-writer token (durability.crash): user k // 2, version k % 2."""
+    user, version = k // 2, k % 2
+    return {
+        "user_name": "crash%d@example.com" % user,
+        "refresh_token": "1000.rt-crash-%d" % user,
+        "access_token": "1000.at-crash-%d-v%d" % (user, version),
+        "expiry_time": str(k),
+    }
+
+
+def crash_writer(adapter, first):
+    """Save crash tokens from `first` on, printing `ack <k> <id>` after each, until killed."""
+    k = first
+    while True:
+        token = to_sdk(crash_token(k))
+        adapter.store.save_token(token)
+        sys.stdout.write("ack %d %s\n" % (k, token.get_id()))
+        sys.stdout.flush()
+        k += 1
+
+
 def load(spec):
     module_name, _, class_name = spec.partition(":")
     if not class_name:
@@ -154,6 +176,9 @@ def main(argv):
     store_class = load(rest[0])
     declared = getattr(store_class, "tokenstore_capabilities", {})
     adapter = Adapter(store_class, rest[1:])
+    crash_from = os.environ.get("TOKENSTORE_ADAPTER_CRASH_FROM")
+    if crash_from is not None:
+        crash_writer(adapter, int(crash_from))
     # A durable store's constructor arguments that name files it created are its files.
     files = declared.get("files") or [a for a in rest[1:] if durable and os.path.isfile(a)]
     send({
@@ -164,6 +189,7 @@ def main(argv):
             "files": files,
             "limits": declared.get("limits", SDK_LIMITS if sdk_limits else {}),
             "thread_safe": False,
+            "crash_writer": True,
         },
     })
     for line in sys.stdin:
