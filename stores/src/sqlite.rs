@@ -68,6 +68,10 @@ impl SqliteStore {
             .map_err(|e| backend("switch to WAL mode", e))?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| backend("set synchronous mode", e))?;
+        // 32 MiB of page cache (the default is 2 MiB), used only as the file grows: keeps
+        // lookups in a 100 000-token store from going to the file (BENCHMARKS.md).
+        conn.pragma_update(None, "cache_size", -32768)
+            .map_err(|e| backend("set the cache size", e))?;
         Self::init(conn, Some(path), None)
     }
 
