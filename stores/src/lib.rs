@@ -147,7 +147,20 @@ impl StoreSpec {
             StoreSpec::File { dir: None } => "a new CSV file in the temporary directory".to_owned(),
             StoreSpec::File { dir: Some(d) } => format!("a new CSV file under {}", d.display()),
             StoreSpec::Mutant(bug) => format!("in memory, with a bug: {}", bug.description()),
-            StoreSpec::Adapter(command) => format!("the adapter process `{}`", command.join(" ")),
+            // Only the program and the store class: other arguments may hold passwords.
+            StoreSpec::Adapter(command) => {
+                let program = command.first().map_or("", String::as_str);
+                let class = command
+                    .iter()
+                    .skip(1)
+                    .find(|a| a.contains(':') && !a.contains("://"));
+                let shown = class.map_or(0, |_| 1) + 1;
+                format!(
+                    "the adapter process {program}{} ({} more arguments not shown)",
+                    class.map(|c| format!(" … {c}")).unwrap_or_default(),
+                    command.len().saturating_sub(shown)
+                )
+            }
         }
     }
 
@@ -300,4 +313,36 @@ pub fn adapter_factory(command: Vec<String>) -> Factory {
             Ok::<_, BoxError>(fixture)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_adapter_location_shows_no_argument_that_may_hold_a_password() {
+        let command = [
+            "python",
+            "-m",
+            "tokenstore_adapter",
+            "db_store:DBStore",
+            "127.0.0.1",
+            "db",
+            "user",
+            "pw-91f3",
+        ];
+        let spec = StoreSpec::Adapter(command.map(str::to_owned).to_vec());
+        let shown = spec.location();
+        assert!(!shown.contains("pw-91f3"), "{shown}");
+        assert!(shown.contains("db_store:DBStore"), "{shown}");
+    }
+
+    #[test]
+    fn a_mysql_spec_debug_and_location_hide_the_password() {
+        let spec: StoreSpec = "mysql://u:pw-91f3@127.0.0.1:3306/db"
+            .parse()
+            .expect("a valid URL");
+        assert!(!format!("{spec:?}").contains("pw-91f3"));
+        assert_eq!(spec.location(), "a new table in 127.0.0.1:3306/db");
+    }
 }
