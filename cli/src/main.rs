@@ -251,6 +251,7 @@ fn main() -> ExitCode {
                 StoreSpec::Memory,
                 StoreSpec::List,
                 StoreSpec::SqliteFile { dir: None },
+                StoreSpec::File { dir: None },
             ];
             match mysql
                 .as_deref()
