@@ -189,35 +189,31 @@ fn db_store_command(python: &str, parts: &[String; 5], table: &str) -> Vec<Strin
     )
 }
 
+/// Runs one SQL statement on the server.
+fn execute(server: &tokenstore_stores::MysqlServer, statement: String) -> Result<(), Failed> {
+    use mysql_async::prelude::Queryable;
+    runtime().block_on(async {
+        let mut conn = server
+            .conn()
+            .await
+            .map_err(|e| Failed::from(e.to_string()))?;
+        conn.query_drop(statement)
+            .await
+            .map_err(|e| Failed::from(e.to_string()))
+    })
+}
+
 /// The SDK's own DBStore on the SDK README's table: the run completes and reports.
 fn sdk_db_store(python: &str) -> Result<(), Failed> {
-    use mysql_async::prelude::Queryable;
     let parts = mysql_parts().ok_or("TOKENSTORE_MYSQL_URL is not set")?;
     let url = std::env::var("TOKENSTORE_MYSQL_URL").map_err(|e| Failed::from(e.to_string()))?;
     let server =
         tokenstore_stores::MysqlServer::new(&url).map_err(|e| Failed::from(e.to_string()))?;
     let table = format!("tokenstore_sdk_{}", std::process::id());
-    runtime().block_on(async {
-        let mut conn = server
-            .conn()
-            .await
-            .map_err(|e| Failed::from(e.to_string()))?;
-        conn.query_drop(format!("CREATE TABLE {table} {SDK_TABLE}"))
-            .await
-            .map_err(|e| Failed::from(e.to_string()))
-    })?;
+    execute(&server, format!("CREATE TABLE {table} {SDK_TABLE}"))?;
     let report = check(db_store_command(python, &parts, &table));
-    runtime().block_on(async {
-        let mut conn = server
-            .conn()
-            .await
-            .map_err(|e| Failed::from(e.to_string()))?;
-        conn.query_drop(format!("DROP TABLE {table}"))
-            .await
-            .map_err(|e| Failed::from(e.to_string()))
-    })?;
-    let report = report?;
-    eprintln!("the SDK's DBStore fails: {:?}", report.failing());
+    execute(&server, format!("DROP TABLE {table}"))?;
+    eprintln!("the SDK's DBStore fails: {:?}", report?.failing());
     Ok(())
 }
 
