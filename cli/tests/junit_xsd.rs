@@ -64,8 +64,7 @@ fn main() -> ExitCode {
         .map(str::to_owned)
         .collect();
     let xmllint = Command::new("xmllint").arg("--version").output().is_ok();
-    let required = std::env::var("TOKENSTORE_REQUIRE")
-        .is_ok_and(|v| v.split(',').any(|b| b.trim() == "junit-xsd"));
+    let required = tokenstore_stores::mysql_server::required("junit-xsd");
     let missing = match (xsds.is_empty(), xmllint) {
         (true, _) => Some(format!("{XSD_VAR} names no schema file")),
         (false, false) => Some("xmllint is not installed (Debian: libxml2-utils)".to_owned()),

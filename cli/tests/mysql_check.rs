@@ -28,8 +28,7 @@ fn check(args: &[&str], password: &str) -> Result<(), Failed> {
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let url = std::env::var("TOKENSTORE_MYSQL_URL").unwrap_or_default();
-    let required =
-        std::env::var("TOKENSTORE_REQUIRE").is_ok_and(|v| v.split(',').any(|b| b == "mysql"));
+    let required = tokenstore_stores::mysql_server::required("mysql");
     let password = url
         .split_once("://")
         .and_then(|(_, rest)| rest.split_once('@'))

@@ -265,8 +265,7 @@ fn mysql_interop(python: &str) -> Result<(), Failed> {
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let python = std::env::var(PYTHON_VAR).unwrap_or_default();
-    let required = std::env::var("TOKENSTORE_REQUIRE")
-        .is_ok_and(|v| v.split(',').any(|b| b.trim() == "python"));
+    let required = tokenstore_stores::mysql_server::required("python");
     let mut trials = Vec::new();
     for mode in ["crash", "hang", "garbage", "wrong-id", "no-handshake"] {
         trials.push(Trial::test(
