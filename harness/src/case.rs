@@ -116,9 +116,11 @@ pub enum Case {
 }
 
 const NOT_DURABLE: &str = "the store declares that it is not durable";
-const NO_REOPEN: &str = "the fixture cannot open a second instance on the same data";
-const NO_WRITER: &str =
-    "no writer process for this store: `tokenstore check` starts one for the stores it opens";
+const NO_REOPEN: &str = "declared durable but not verifiable: the fixture gives no way to open \
+     a second instance on the same data (Fixture::with_reopen); allow the clause (--allow) \
+     if you accept that";
+const NO_WRITER: &str = "declared durable but not verifiable: the fixture gives no writer \
+     process to kill (Fixture::with_writer); allow the clause (--allow) if you accept that";
 
 impl Case {
     /// `family::name` for scenarios, the clause id for built-in checks.
@@ -136,20 +138,19 @@ impl Case {
         }
     }
 
-    /// Why the case does not apply to this store, if it does not.
-    pub fn skip_reason(&self, probe: &Probe) -> Option<String> {
-        let durable_with = |has: bool, missing: &str| match (probe.caps.durable, has) {
-            (false, _) => Some(NOT_DURABLE.to_owned()),
-            (true, false) => Some(missing.to_owned()),
-            (true, true) => None,
-        };
+    /// Why the case does not apply to this store, if it does not. A durable store
+    /// that gives no way to verify it is not skipped: its checks fail, saying so.
+    pub fn skip_reason(&self, probe: &Probe, settings: Settings) -> Option<String> {
         match self {
             Case::Scenario(s) => scenario::skip_reason(s, &probe.caps),
-            Case::Builtin(Builtin::MultiInstance | Builtin::Reopen) => {
-                durable_with(probe.reopen, NO_REOPEN)
+            Case::Builtin(Builtin::MultiInstance | Builtin::Reopen | Builtin::Crash)
+                if !probe.caps.durable =>
+            {
+                Some(NOT_DURABLE.to_owned())
             }
-            Case::Builtin(Builtin::Crash) if !probe.reopen => durable_with(false, NO_REOPEN),
-            Case::Builtin(Builtin::Crash) => durable_with(probe.writer, NO_WRITER),
+            Case::Builtin(Builtin::ModelSequences) if settings.cases == 0 => {
+                Some("no random sequence was asked for (--cases 0)".to_owned())
+            }
             Case::Builtin(_) => None,
         }
     }
@@ -181,9 +182,11 @@ impl Case {
         // On its own task, so that a store that panics fails this case (and the
         // teardown still runs) instead of ending the run.
         let case = self.clone();
+        let trace = scenario::Trace::default();
+        let traced = trace.clone();
         let outcome = tokio::spawn(async move {
             match (case, reopen) {
-                (Case::Scenario(s), _) => scenario::run(&*store, &s).await,
+                (Case::Scenario(s), _) => scenario::run_traced(&*store, &s, &traced).await,
                 (Case::Builtin(Builtin::Distinct), _) => concurrency::distinct(&[store]).await,
                 (Case::Builtin(Builtin::SameUser), _) => concurrency::same_user(&[store]).await,
                 (Case::Builtin(Builtin::ReadDuringWrite), _) => {
@@ -198,13 +201,13 @@ impl Case {
                 }
                 (Case::Builtin(Builtin::Crash), Some(reopen)) => match writer {
                     Some(writer) => durability::crash(store, &writer, &reopen, settings.seed).await,
-                    None => Err(open_failure(SetupError(NO_WRITER.to_owned()))),
+                    None => Err(unverifiable(NO_WRITER)),
                 },
-                _ => Err(open_failure(SetupError(NO_REOPEN.to_owned()))),
+                _ => Err(unverifiable(NO_REOPEN)),
             }
         })
         .await
-        .unwrap_or_else(|join| Err(panicked(join)));
+        .unwrap_or_else(|join| Err(panicked(join, &trace)));
         if let Some(teardown) = teardown {
             teardown.await;
         }
@@ -223,16 +226,24 @@ async fn multi_instance(stores: [SharedStore; 2]) -> Result<(), Failure> {
 }
 
 fn open_failure(e: SetupError) -> Failure {
-    Failure {
-        step: 1,
-        steps: vec!["open a second instance on the same data".to_owned()],
-        expected: "it opens".to_owned(),
-        actual: e.to_string(),
-        replay: None,
-    }
+    Failure::new(
+        vec!["open a second instance on the same data".to_owned()],
+        "it opens",
+        e.to_string(),
+    )
 }
 
-fn panicked(join: tokio::task::JoinError) -> Failure {
+fn unverifiable(why: &str) -> Failure {
+    Failure::new(
+        vec!["verify the store's declaration that it is durable".to_owned()],
+        "a way to open a second instance and a writer to kill",
+        why,
+    )
+}
+
+/// A panic in the store: the steps that led to it, and its message with every secret
+/// the case used redacted.
+fn panicked(join: tokio::task::JoinError, trace: &scenario::Trace) -> Failure {
     let message = match join.try_into_panic() {
         Ok(payload) => payload
             .downcast_ref::<&str>()
@@ -241,11 +252,13 @@ fn panicked(join: tokio::task::JoinError) -> Failure {
             .unwrap_or_else(|| "a non-text panic".to_owned()),
         Err(e) => e.to_string(),
     };
-    Failure {
-        step: 1,
-        steps: vec!["run the case".to_owned()],
-        expected: "no panic".to_owned(),
-        actual: format!("the store panicked: {message}"),
-        replay: None,
+    let mut steps = trace.steps();
+    if steps.is_empty() {
+        steps.push("run the case".to_owned());
     }
+    Failure::new(
+        steps,
+        "no panic",
+        format!("the store panicked: {}", trace.redact(&message)),
+    )
 }

@@ -1,8 +1,10 @@
 //! `concurrency.*`: many tasks on one store (or on two instances of one database).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use crate::fixture::SharedStore;
 use crate::report::Failure;
@@ -10,19 +12,19 @@ use crate::scenario::describe;
 use crate::store::TokenStore;
 use crate::token::{Field, Token};
 
-/// Tasks per check, as the contract asks.
-pub const TASKS: usize = 64;
 /// New users saved by `concurrency.distinct`.
 pub const DISTINCT_USERS: usize = 1000;
+/// The racing checks run rounds of `WORKERS` calls, `BATCH` rounds at a time, until
+/// `OVERLAPS` rounds had calls that overlapped in time (at most `MAX_BATCHES`
+/// batches): enough that a race with a window of a few nanoseconds is caught in 99
+/// of 100 runs on a loaded 2-core machine (`stores/tests/race_detection.rs`).
+pub const WORKERS: usize = 8;
+pub const BATCH: usize = 64;
+pub const OVERLAPS: usize = 256;
+pub const MAX_BATCHES: usize = 64;
 
 fn failure(what: &str, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
-    Failure {
-        step: 1,
-        steps: vec![what.to_owned()],
-        expected: expected.into(),
-        actual: actual.into(),
-        replay: None,
-    }
+    Failure::new(vec![what.to_owned()], expected, actual)
 }
 
 /// The store a task uses: tasks alternate between the instances.
@@ -38,68 +40,232 @@ fn distinct_token(n: usize) -> Token {
         .with(Field::ExpiryTime, &n.to_string())
 }
 
-/// 64 tasks save 1 000 new users: every save succeeds, ids are distinct, every row is there.
-pub async fn distinct(stores: &[SharedStore]) -> Result<(), Failure> {
-    let what = format!(
-        "{TASKS} tasks save {DISTINCT_USERS} distinct new users on {} instance(s)",
-        stores.len()
-    );
-    let mut tasks = Vec::with_capacity(TASKS);
-    for t in 0..TASKS {
-        let store = pick(stores, t);
-        tasks.push(tokio::spawn(async move {
-            let mut saved = Vec::new();
-            for n in (t..DISTINCT_USERS).step_by(TASKS) {
-                let id = store
-                    .save_token(&distinct_token(n))
-                    .await
-                    .map_err(|e| (n, e.to_string()))?;
-                saved.push((n, id));
+/// Runs `rounds` rounds of `workers` calls each, every call from its own OS thread
+/// (through the runtime's handle, as a synchronous caller would). In each round the
+/// threads meet at a barrier, then spin until the last of them has arrived, so that
+/// the threads on the CPU at that moment — on a busy 2-core machine too — start
+/// their calls within nanoseconds of each other: a check-then-write race in the store
+/// shows up whether or not it has an await point between the two. A failed call stops
+/// the later rounds, and every thread is joined before this returns: no call of a
+/// check outlives it. The answers are `(worker, round, result)`.
+async fn bursts<T, F, Fut>(
+    stores: &[SharedStore],
+    workers: usize,
+    rounds: usize,
+    call: F,
+) -> Vec<Answer<T>>
+where
+    T: Send + 'static,
+    F: Fn(SharedStore, usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, String>> + Send + 'static,
+{
+    let handle = tokio::runtime::Handle::current();
+    let stores = stores.to_vec();
+    let joined = tokio::task::spawn_blocking(move || {
+        let barrier = std::sync::Barrier::new(workers);
+        let arrived = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..workers)
+                .map(|w| {
+                    let (store, handle) = (pick(&stores, w), handle.clone());
+                    let (barrier, arrived, failed, call) = (&barrier, &arrived, &failed, &call);
+                    scope.spawn(move || {
+                        let mut answers = Vec::new();
+                        for r in 0..rounds {
+                            barrier.wait();
+                            arrived.fetch_add(1, Ordering::SeqCst);
+                            spin_until(|| arrived.load(Ordering::SeqCst) >= (r + 1) * workers);
+                            if failed.load(Ordering::SeqCst) {
+                                continue;
+                            }
+                            let started = Instant::now();
+                            let answer = handle.block_on(call(store.clone(), w, r));
+                            if answer.is_err() {
+                                failed.store(true, Ordering::SeqCst);
+                            }
+                            answers.push((w, r, answer, (started, Instant::now())));
+                        }
+                        answers
+                    })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for (w, thread) in threads.into_iter().enumerate() {
+                match thread.join() {
+                    Ok(a) => answers.extend(a),
+                    Err(_) => {
+                        let now = Instant::now();
+                        answers.push((w, 0, Err("the call panicked".to_owned()), (now, now)));
+                    }
+                }
             }
-            Ok::<_, (usize, String)>(saved)
-        }));
+            answers
+        })
+    })
+    .await;
+    joined.unwrap_or_else(|e| {
+        let now = Instant::now();
+        vec![(
+            0,
+            0,
+            Err(format!("the check's threads failed: {e}")),
+            (now, now),
+        )]
+    })
+}
+
+/// The rounds in which at least two calls ran at the same time.
+fn overlapping_rounds<T>(answers: &[Answer<T>]) -> usize {
+    let mut by_round: HashMap<usize, Vec<(Instant, Instant)>> = HashMap::new();
+    for (_, r, _, span) in answers {
+        by_round.entry(*r).or_default().push(*span);
     }
-    let mut saved = Vec::with_capacity(DISTINCT_USERS);
-    for task in tasks {
-        match task.await {
-            Ok(Ok(s)) => saved.extend(s),
-            Ok(Err((n, e))) => {
-                return Err(failure(
-                    &what,
-                    "every save succeeds",
-                    format!("saving user {n}: {e}"),
-                ));
-            }
-            Err(e) => return Err(failure(&what, "no panic", e.to_string())),
+    by_round
+        .into_values()
+        .filter(|spans| {
+            let mut spans = spans.clone();
+            spans.sort();
+            let mut end = None;
+            spans.iter().any(|(s, e)| {
+                let overlaps = end.is_some_and(|end| *s < end);
+                end = end.max(Some(*e));
+                overlaps
+            })
+        })
+        .count()
+}
+
+/// Spins (yielding the CPU now and then, so that a thread that has not arrived yet
+/// gets to run on a loaded machine) until `done`.
+fn spin_until(done: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !done() {
+        spins = spins.wrapping_add(1);
+        if spins % 4096 == 0 {
+            std::thread::yield_now();
+        } else {
+            std::hint::spin_loop();
         }
     }
+}
+
+/// A call's worker, round, result, and when it started and ended.
+type Answer<T> = (usize, usize, Result<T, String>, (Instant, Instant));
+
+/// The first failed answer, as a failure of the check.
+fn first_error<T>(what: &str, answers: &[Answer<T>]) -> Result<(), Failure> {
+    match answers
+        .iter()
+        .find_map(|(w, r, a, _)| a.as_ref().err().map(|e| (w, r, e)))
+    {
+        Some((w, r, e)) => Err(failure(
+            what,
+            "every save succeeds",
+            format!("worker {w}, round {r}: {e}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Runs batches of [`BATCH`] rounds of [`WORKERS`] racing calls until at least
+/// `min_rounds` rounds ran and [`OVERLAPS`] of them had calls that really ran at the
+/// same time (at most [`MAX_BATCHES`] batches): a loaded machine gets more rounds,
+/// not a weaker check. `call` gets the worker and the round, numbered across batches.
+/// Stops at the first failed call; every call has returned when this does.
+async fn race<T, F, Fut>(stores: &[SharedStore], min_rounds: usize, call: F) -> Vec<Answer<T>>
+where
+    T: Send + 'static,
+    F: Fn(SharedStore, usize, usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, String>> + Send + 'static,
+{
+    let mut all = Vec::new();
+    let mut overlapped = 0;
+    for batch in 0..MAX_BATCHES {
+        if batch * BATCH >= min_rounds && overlapped >= OVERLAPS {
+            break;
+        }
+        let call = call.clone();
+        let answers = bursts(stores, WORKERS, BATCH, move |store, w, r| {
+            call(store, w, batch * BATCH + r)
+        })
+        .await;
+        overlapped += overlapping_rounds(&answers);
+        let failed = answers.iter().any(|(_, _, a, _)| a.is_err());
+        all.extend(
+            answers
+                .into_iter()
+                .map(|(w, r, a, span)| (w, batch * BATCH + r, a, span)),
+        );
+        if failed {
+            break;
+        }
+    }
+    all
+}
+
+/// Workers racing in rounds save at least 1 000 distinct new users: every save
+/// succeeds, ids are distinct, and every row is there exactly once.
+pub async fn distinct(stores: &[SharedStore]) -> Result<(), Failure> {
+    let what = format!(
+        "rounds of {WORKERS} workers saving distinct new users, at least {DISTINCT_USERS}, \
+         on {} instance(s)",
+        stores.len()
+    );
+    let min_rounds = DISTINCT_USERS.div_ceil(WORKERS);
+    let answers = race(stores, min_rounds, |store, w, r| async move {
+        let n = r * WORKERS + w;
+        let id = store.save_token(&distinct_token(n)).await;
+        id.map(|id| (n, id))
+            .map_err(|e| format!("saving user {n}: {e}"))
+    })
+    .await;
+    first_error(&what, &answers)?;
+    let saved: Vec<(usize, String)> = answers
+        .into_iter()
+        .filter_map(|(_, _, a, _)| a.ok())
+        .collect();
     let ids: HashSet<&str> = saved.iter().map(|(_, id)| id.as_str()).collect();
-    if ids.len() != DISTINCT_USERS {
+    if ids.len() != saved.len() {
         return Err(failure(
             &what,
-            format!("{DISTINCT_USERS} distinct ids"),
-            format!("{} distinct ids", ids.len()),
-        ));
+            format!("{} distinct ids", saved.len()),
+            format!("{} distinct ids: new rows got the same id", ids.len()),
+        )
+        .breaking(&["concurrency.distinct", "id.unique"]));
     }
     let rows = stores[0]
         .get_tokens()
         .await
         .map_err(|e| failure(&what, "get_tokens succeeds", e.to_string()))?;
-    let rows: HashSet<TokenKey> = rows.iter().map(TokenKey::of).collect();
+    let mut count: HashMap<TokenKey, usize> = HashMap::new();
+    for row in &rows {
+        *count.entry(TokenKey::of(row)).or_default() += 1;
+    }
     for (n, id) in &saved {
         let want = distinct_token(*n).with(Field::Id, id);
-        if !rows.contains(&TokenKey::of(&want)) {
-            return Err(failure(
-                &what,
-                format!("row {}", describe(&want)),
-                "missing or changed",
-            ));
+        match count.get(&TokenKey::of(&want)) {
+            Some(1) => {}
+            Some(k) => {
+                return Err(failure(
+                    &what,
+                    format!("one row {}", describe(&want)),
+                    format!("{k} identical rows"),
+                ));
+            }
+            None => {
+                return Err(failure(
+                    &what,
+                    format!("row {}", describe(&want)),
+                    "missing or changed",
+                ));
+            }
         }
     }
-    if rows.len() != DISTINCT_USERS {
+    if rows.len() != saved.len() {
         return Err(failure(
             &what,
-            format!("{DISTINCT_USERS} rows"),
+            format!("{} rows", saved.len()),
             format!("{} rows", rows.len()),
         ));
     }
@@ -139,68 +305,79 @@ fn version_of(t: &Token) -> Option<usize> {
     (*t == versioned(user, v).with(Field::Id, t.id().unwrap_or_default())).then_some(v)
 }
 
-/// 64 tasks save full tokens for one user: all succeed, with one id; one row remains,
-/// equal to one of the written tokens (no field-wise mix).
+/// Workers racing in rounds save full tokens for one new user each round (so that
+/// every round races the insert): all saves succeed, one id per user, and one row per
+/// user remains, equal to one of the written tokens (no field-wise mix).
 pub async fn same_user(stores: &[SharedStore]) -> Result<(), Failure> {
     let what = format!(
-        "{TASKS} tasks save full tokens for one user on {} instance(s)",
+        "rounds of {WORKERS} workers saving full tokens for one new user each round, \
+         on {} instance(s)",
         stores.len()
     );
-    let user = "same@example.com";
-    let mut tasks = Vec::with_capacity(TASKS);
-    for t in 0..TASKS {
-        let store = pick(stores, t);
-        tasks.push(tokio::spawn(async move {
-            store
-                .save_token(&versioned(user, t))
-                .await
-                .map_err(|e| e.to_string())
-        }));
-    }
-    let mut ids = HashSet::new();
-    for (t, task) in tasks.into_iter().enumerate() {
-        match task.await {
-            Ok(Ok(id)) => {
-                ids.insert(id);
-            }
-            Ok(Err(e)) => {
-                return Err(failure(
-                    &what,
-                    "every save succeeds",
-                    format!("save {t}: {e}"),
-                ));
-            }
-            Err(e) => return Err(failure(&what, "no panic", e.to_string())),
-        }
-    }
-    if ids.len() != 1 {
-        return Err(failure(
-            &what,
-            "one id for every save",
-            format!("{} ids", ids.len()),
-        ));
-    }
+    let answers = race(stores, 0, |store, w, r| {
+        let token = versioned(&same_user_name(r), w);
+        async move { store.save_token(&token).await.map_err(|e| e.to_string()) }
+    })
+    .await;
+    first_error(&what, &answers)?;
+    check_one_row_each(stores, &what, &answers).await
+}
+
+fn same_user_name(round: usize) -> String {
+    format!("same{round}@example.com")
+}
+
+/// Every round's saves gave one id, and left one whole row for its user.
+async fn check_one_row_each(
+    stores: &[SharedStore],
+    what: &str,
+    answers: &[Answer<String>],
+) -> Result<(), Failure> {
     let rows = stores[0]
         .get_tokens()
         .await
-        .map_err(|e| failure(&what, "get_tokens succeeds", e.to_string()))?;
-    let rows: Vec<Token> = rows
-        .into_iter()
-        .filter(|r| r.user_name() == Some(user))
-        .collect();
-    match rows.as_slice() {
-        [row] if version_of(row).is_some() => Ok(()),
-        [row] => Err(failure(
-            &what,
-            "one of the written tokens",
-            format!("a mix: {}", describe(row)),
-        )),
-        _ => Err(failure(
-            &what,
-            "exactly one row for the user",
-            format!("{} rows", rows.len()),
-        )),
+        .map_err(|e| failure(what, "get_tokens succeeds", e.to_string()))?;
+    let mut by_user: HashMap<&str, Vec<&Token>> = HashMap::new();
+    for row in &rows {
+        by_user
+            .entry(row.user_name().unwrap_or(""))
+            .or_default()
+            .push(row);
     }
+    let rounds = answers.iter().map(|(_, r, _, _)| r + 1).max().unwrap_or(0);
+    for round in 0..rounds {
+        let ids: HashSet<&String> = answers
+            .iter()
+            .filter(|(_, r, _, _)| *r == round)
+            .filter_map(|(_, _, a, _)| a.as_ref().ok())
+            .collect();
+        let name = same_user_name(round);
+        if ids.len() != 1 {
+            return Err(failure(
+                what,
+                "one id for every save of a user",
+                format!("{name}: {} ids", ids.len()),
+            ));
+        }
+        match by_user.get(name.as_str()).map(Vec::as_slice) {
+            Some([row]) if version_of(row).is_some() => {}
+            Some([row]) => {
+                return Err(failure(
+                    what,
+                    "one of the written tokens",
+                    format!("{name}: a mix: {}", describe(row)),
+                ));
+            }
+            other => {
+                return Err(failure(
+                    what,
+                    "exactly one row for the user",
+                    format!("{name}: {} rows", other.map_or(0, <[_]>::len)),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Readers that run during saves see the old or the new token, never a mix.

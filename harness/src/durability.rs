@@ -15,13 +15,7 @@ use crate::token::{Field, Token};
 pub const KILLS: usize = 20;
 
 fn failure(steps: Vec<String>, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
-    Failure {
-        step: steps.len(),
-        steps,
-        expected: expected.into(),
-        actual: actual.into(),
-        replay: None,
-    }
+    Failure::new(steps, expected, actual)
 }
 
 fn token(n: usize) -> Token {
@@ -33,38 +27,37 @@ fn token(n: usize) -> Token {
 }
 
 /// Writes inserts, updates and deletes, drops the store, opens it again from the same
-/// configuration, and compares every row.
+/// configuration, and compares every row with what was acknowledged: the saves with
+/// the ids they gave back, the updates applied, the deleted rows gone. The store's
+/// own listing is not the reference, and a duplicate row counts.
 pub async fn reopen(store: SharedStore, reopen: &Reopen) -> Result<(), Failure> {
     let mut steps = vec!["save 20 tokens, update 5, delete 5".to_owned()];
     let fail_op = |steps: &Vec<String>, e: String| failure(steps.clone(), "success", e);
-    let mut ids = Vec::new();
+    let mut acknowledged = Vec::new();
     for n in 0..20 {
-        ids.push(
-            store
-                .save_token(&token(n))
-                .await
-                .map_err(|e| fail_op(&steps, e.to_string()))?,
-        );
+        let id = store
+            .save_token(&token(n))
+            .await
+            .map_err(|e| fail_op(&steps, e.to_string()))?;
+        acknowledged.push(token(n).with(Field::Id, &id));
     }
-    for (n, id) in ids.iter().enumerate().take(5) {
+    for (n, row) in acknowledged.iter_mut().enumerate().take(5) {
+        let access = format!("1000.at-durable-{n}-b");
         let update = Token::new()
-            .with(Field::Id, id)
-            .with(Field::AccessToken, &format!("1000.at-durable-{n}-b"));
+            .with(Field::Id, row.id().unwrap_or_default())
+            .with(Field::AccessToken, &access);
         store
             .save_token(&update)
             .await
             .map_err(|e| fail_op(&steps, e.to_string()))?;
+        row.set(Field::AccessToken, Some(&access));
     }
-    for id in &ids[15..] {
+    for row in acknowledged.drain(15..) {
         store
-            .delete_token(id)
+            .delete_token(row.id().unwrap_or_default())
             .await
             .map_err(|e| fail_op(&steps, e.to_string()))?;
     }
-    let before = store
-        .get_tokens()
-        .await
-        .map_err(|e| fail_op(&steps, e.to_string()))?;
     drop(store);
     steps.push("drop the store and open it again".to_owned());
     let again = reopen()
@@ -75,27 +68,29 @@ pub async fn reopen(store: SharedStore, reopen: &Reopen) -> Result<(), Failure> 
         .get_tokens()
         .await
         .map_err(|e| fail_op(&steps, e.to_string()))?;
-    same_set(&before, &after).map_err(|(e, a)| failure(steps, e, a))
+    same_rows(&acknowledged, &after).map_err(|(e, a)| failure(steps, e, a))
 }
 
-fn same_set(want: &[Token], got: &[Token]) -> Result<(), (String, String)> {
-    let missing: Vec<String> = want
-        .iter()
-        .filter(|t| !got.contains(t))
-        .map(describe)
-        .collect();
-    let extra: Vec<String> = got
-        .iter()
-        .filter(|t| !want.contains(t))
-        .map(describe)
-        .collect();
+/// The same rows, each as often: a duplicate is a difference.
+fn same_rows(want: &[Token], got: &[Token]) -> Result<(), (String, String)> {
+    let mut extra: Vec<&Token> = got.iter().collect();
+    let mut missing = Vec::new();
+    for w in want {
+        match extra.iter().position(|g| *g == w) {
+            Some(i) => {
+                extra.swap_remove(i);
+            }
+            None => missing.push(describe(w)),
+        }
+    }
     if missing.is_empty() && extra.is_empty() {
         return Ok(());
     }
+    let extra: Vec<String> = extra.into_iter().map(describe).collect();
     Err((
-        format!("the {} rows acknowledged before the reopen", want.len()),
+        format!("the {} acknowledged rows, each once", want.len()),
         format!(
-            "{} rows; lost or changed: {missing:?}; unexpected: {extra:?}",
+            "{} rows; lost or changed: {missing:?}; unexpected or duplicated: {extra:?}",
             got.len()
         ),
     ))
@@ -192,12 +187,23 @@ pub async fn crash(
         acked.len(),
         rows.len()
     ));
-    check_crash_rows(&rows, &acked).map_err(|(e, a)| failure(steps, e, a))
+    check_crash_rows(&rows, &acked).map_err(|(e, a, torn)| {
+        let f = failure(steps, e, a);
+        // A torn row breaks the atomicity of a save as well.
+        match torn {
+            true => f.breaking(&["durability.crash", "save.atomic"]),
+            false => f,
+        }
+    })
 }
 
 /// Every row is one of the writer's tokens, whole; for every user, the row is at least
 /// as new as the newest acknowledged save (an unacknowledged save may have landed).
-fn check_crash_rows(rows: &[Token], acked: &BTreeMap<u64, String>) -> Result<(), (String, String)> {
+/// On a mismatch: (expected, actual, whether a row is torn).
+fn check_crash_rows(
+    rows: &[Token],
+    acked: &BTreeMap<u64, String>,
+) -> Result<(), (String, String, bool)> {
     let mut by_user = BTreeMap::new();
     for row in rows {
         let k: Option<u64> = row.get(Field::ExpiryTime).and_then(|e| e.parse().ok());
@@ -209,6 +215,7 @@ fn check_crash_rows(rows: &[Token], acked: &BTreeMap<u64, String>) -> Result<(),
                 return Err((
                     "only whole tokens the writer saved".into(),
                     format!("a torn row: {}", describe(row)),
+                    true,
                 ));
             }
         }
@@ -220,9 +227,10 @@ fn check_crash_rows(rows: &[Token], acked: &BTreeMap<u64, String>) -> Result<(),
                 return Err((
                     format!("save {k} (id {id}) or a newer one"),
                     format!("save {have} (id {have_id})"),
+                    false,
                 ));
             }
-            None => return Err((format!("save {k} (id {id})"), "lost".into())),
+            None => return Err((format!("save {k} (id {id})"), "lost".into(), false)),
         }
     }
     Ok(())

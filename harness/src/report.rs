@@ -14,6 +14,12 @@ pub enum Status {
     Pass,
     Fail,
     Skip,
+    /// The case could not be set up (the store's constructor failed, say): nothing
+    /// of the clause was checked, and that counts as a failure.
+    Error,
+    /// The case failed on a step that checks another clause, which is reported as
+    /// failed (`blocked_by`): this clause was not checked to the end.
+    Blocked,
 }
 
 /// Why a scenario failed: the step, what was expected and what the store did.
@@ -29,6 +35,34 @@ pub struct Failure {
     /// A scenario file that reproduces the failure (model.sequences).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replay: Option<String>,
+    /// The clauses the observed behaviour breaks, when they are not (only) the case's
+    /// own: a case's own clauses that are not listed here are then blocked, not failed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub breaks: Vec<String>,
+}
+
+impl Failure {
+    /// A failure of the case's own clauses.
+    pub fn new(steps: Vec<String>, expected: impl Into<String>, actual: impl Into<String>) -> Self {
+        Failure {
+            step: steps.len().max(1),
+            steps,
+            expected: expected.into(),
+            actual: actual.into(),
+            replay: None,
+            breaks: Vec::new(),
+        }
+    }
+
+    /// The same failure, breaking these clauses as well (or instead, see `breaks`).
+    pub fn breaking(mut self, clauses: &[&str]) -> Self {
+        for c in clauses {
+            if !self.breaks.iter().any(|b| b == c) {
+                self.breaks.push((*c).to_owned());
+            }
+        }
+        self
+    }
 }
 
 impl std::fmt::Display for Failure {
@@ -45,10 +79,13 @@ impl std::fmt::Display for Failure {
         }
         writeln!(f, "  expected: {}", self.expected)?;
         write!(f, "  actual:   {}", self.actual)?;
+        if !self.breaks.is_empty() {
+            write!(f, "\n  breaks:   {}", self.breaks.join(", "))?;
+        }
         if let Some(replay) = &self.replay {
             write!(
                 f,
-                "\n  as a scenario file (save it under scenarios/files/ to keep it):\n"
+                "\n  as a scenario file (run it with `tokenstore check --scenarios DIR`):\n"
             )?;
             for line in replay.lines() {
                 write!(f, "\n    {line}")?;
@@ -79,6 +116,12 @@ pub struct ClauseReport {
     pub reason: Option<String>,
     /// Why a known failure of this clause is tolerated (`--allow`).
     pub allowed: Option<String>,
+    /// The failed clauses that kept this one from being checked (status `blocked`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
+    /// A passing clause that was only partly run (some of its scenarios were skipped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
     pub scenarios: Vec<ScenarioReport>,
 }
 
@@ -127,11 +170,43 @@ pub struct RunReport {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
     pub passed: usize,
+    /// Clauses that fail the run: FAIL, ERROR and STALE together.
     pub failed: usize,
+    /// Of `failed`, the clauses that could not be set up.
+    pub errors: usize,
+    /// Of `failed`, allow-list entries that pass now.
+    pub stale: usize,
     pub warned: usize,
     pub allowed: usize,
-    pub stale: usize,
+    /// Clauses not checked to the end because another clause failed.
+    pub blocked: usize,
     pub skipped: usize,
+}
+
+impl Counts {
+    /// Every clause.
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.warned + self.allowed + self.blocked + self.skipped
+    }
+
+    /// The closing line: every clause counted once, so that it never says `0 failed`
+    /// next to a failed run: `46 passed, 1 failed, 4 skipped, 2 allowed`.
+    pub fn closing_line(&self) -> String {
+        let mut line = format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        );
+        for (n, what) in [
+            (self.allowed, "allowed"),
+            (self.warned, "warned"),
+            (self.blocked, "blocked"),
+        ] {
+            if n > 0 {
+                line.push_str(&format!(", {n} {what}"));
+            }
+        }
+        line
+    }
 }
 
 /// How a clause counts in the verdict.
@@ -147,6 +222,10 @@ pub enum Verdict {
     /// On the allow-list, but passing: remove it from the list.
     Stale,
     Skip,
+    /// The case could not be set up; fails the run.
+    Error,
+    /// Not checked to the end because another, failing clause broke first.
+    Blocked,
 }
 
 /// Known failures a team tolerates while it fixes them: one clause id and a reason per
@@ -187,30 +266,42 @@ impl AllowList {
 
 impl RunReport {
     /// Groups scenario results by the clauses they check. Every clause of the registry
-    /// appears: a clause no scenario ran is skipped with the reason.
+    /// appears: a clause no scenario ran is skipped with the reason. A failure that
+    /// breaks other clauses than its case's (see [`Failure::breaks`]) fails those
+    /// clauses and blocks the case's own.
     pub fn from_results(
         store: StoreInfo,
         strict: bool,
         results: &[(Vec<String>, ScenarioReport)],
     ) -> RunReport {
+        let mut by_clause: Vec<(String, ScenarioReport)> = Vec::new();
+        for (ids, report) in results {
+            let breaks = report
+                .failure
+                .as_ref()
+                .filter(|_| report.status == Status::Fail)
+                .map_or(&[][..], |f| f.breaks.as_slice());
+            for id in ids {
+                let mut r = report.clone();
+                if !breaks.is_empty() && !breaks.contains(id) {
+                    r.status = Status::Blocked;
+                    r.reason = Some(format!("blocked by {}", breaks.join(", ")));
+                }
+                by_clause.push((id.clone(), r));
+            }
+            for id in breaks.iter().filter(|b| !ids.contains(b)) {
+                by_clause.push((id.clone(), report.clone()));
+            }
+        }
         let clauses = CLAUSES
             .iter()
             .map(|c| {
-                let scenarios: Vec<ScenarioReport> = results
+                let scenarios: Vec<ScenarioReport> = by_clause
                     .iter()
-                    .filter(|(ids, _)| ids.iter().any(|id| id == c.id))
+                    .filter(|(id, _)| id == c.id)
                     .map(|(_, r)| r.clone())
                     .collect();
-                let (status, reason) = clause_status(&scenarios);
-                ClauseReport {
-                    id: c.id,
-                    level: c.level,
-                    summary: c.summary,
-                    status,
-                    reason,
-                    allowed: None,
-                    scenarios,
-                }
+                clause_report(c, scenarios)
             })
             .collect();
         RunReport {
@@ -220,6 +311,16 @@ impl RunReport {
             cases: 0,
             clauses,
         }
+    }
+
+    /// A report in which no clause ran, each skipped with `why` (a store that could not
+    /// be reached, in a matrix).
+    pub fn unavailable(store: StoreInfo, why: &str) -> RunReport {
+        let mut report = RunReport::from_results(store, false, &[]);
+        for c in &mut report.clauses {
+            c.reason = Some(why.to_owned());
+        }
+        report
     }
 
     /// The ids of the clauses whose checks failed (whatever the verdict).
@@ -238,16 +339,28 @@ impl RunReport {
         }
     }
 
-    /// How one clause counts.
+    /// How one clause counts. A blocked clause counts as blocked only while a clause
+    /// that blocks it fails the run; otherwise (its blocker allowed, or a warning) it
+    /// counts as failed itself, so that an allow-list entry for one clause never hides
+    /// another clause that was not checked.
     pub fn verdict(&self, c: &ClauseReport) -> Verdict {
         match (c.status, c.allowed.is_some(), c.level, self.strict) {
             (Status::Skip, ..) => Verdict::Skip,
             (Status::Pass, true, ..) => Verdict::Stale,
             (Status::Pass, false, ..) => Verdict::Pass,
-            (Status::Fail, true, ..) => Verdict::Allowed,
-            (Status::Fail, false, Level::Should, false) => Verdict::Warn,
-            (Status::Fail, ..) => Verdict::Fail,
+            (_, true, ..) => Verdict::Allowed,
+            (Status::Error, ..) => Verdict::Error,
+            (Status::Blocked, ..) if self.blocker_fails(c) => Verdict::Blocked,
+            (_, false, Level::Should, false) => Verdict::Warn,
+            (Status::Fail | Status::Blocked, ..) => Verdict::Fail,
         }
+    }
+
+    fn blocker_fails(&self, c: &ClauseReport) -> bool {
+        self.clauses
+            .iter()
+            .filter(|b| c.blocked_by.iter().any(|id| id == b.id) && b.status != Status::Blocked)
+            .any(|b| matches!(self.verdict(b), Verdict::Fail | Verdict::Error))
     }
 
     pub fn counts(&self) -> Counts {
@@ -256,9 +369,17 @@ impl RunReport {
             match self.verdict(c) {
                 Verdict::Pass => n.passed += 1,
                 Verdict::Fail => n.failed += 1,
+                Verdict::Error => {
+                    n.failed += 1;
+                    n.errors += 1;
+                }
+                Verdict::Stale => {
+                    n.failed += 1;
+                    n.stale += 1;
+                }
                 Verdict::Warn => n.warned += 1,
                 Verdict::Allowed => n.allowed += 1,
-                Verdict::Stale => n.stale += 1,
+                Verdict::Blocked => n.blocked += 1,
                 Verdict::Skip => n.skipped += 1,
             }
         }
@@ -269,7 +390,7 @@ impl RunReport {
     /// 1 on a conformance failure or a stale allow-list entry, 4 when nothing ran.
     pub fn exit_code(&self) -> u8 {
         let n = self.counts();
-        if n.failed + n.stale > 0 {
+        if n.failed + n.blocked > 0 {
             1
         } else if n.passed + n.warned + n.allowed == 0 {
             4
@@ -279,16 +400,56 @@ impl RunReport {
     }
 }
 
-fn clause_status(scenarios: &[ScenarioReport]) -> (Status, Option<String>) {
-    if scenarios.iter().any(|s| s.status == Status::Fail) {
-        return (Status::Fail, None);
-    }
-    if scenarios.iter().any(|s| s.status == Status::Pass) {
-        return (Status::Pass, None);
-    }
-    let reason = scenarios
+fn clause_report(c: &crate::clauses::Clause, scenarios: Vec<ScenarioReport>) -> ClauseReport {
+    let has = |st: Status| scenarios.iter().any(|s| s.status == st);
+    let status = [Status::Fail, Status::Error, Status::Blocked, Status::Pass]
+        .into_iter()
+        .find(|st| has(*st))
+        .unwrap_or(Status::Skip);
+    let skipped: Vec<&ScenarioReport> = scenarios
         .iter()
-        .find_map(|s| s.reason.clone())
-        .unwrap_or_else(|| "no scenario checks this clause in this run".to_owned());
-    (Status::Skip, Some(reason))
+        .filter(|s| s.status == Status::Skip)
+        .collect();
+    let reason = match status {
+        Status::Skip => Some(
+            skipped
+                .iter()
+                .find_map(|s| s.reason.clone())
+                .unwrap_or_else(|| "no scenario checks this clause in this run".to_owned()),
+        ),
+        _ => None,
+    };
+    let partial = (status == Status::Pass && !skipped.is_empty()).then(|| {
+        format!(
+            "partly run: {} of {} scenarios skipped ({})",
+            skipped.len(),
+            scenarios.len(),
+            skipped
+                .iter()
+                .map(|s| format!("{}: {}", s.name, s.reason.as_deref().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    });
+    let mut blocked_by: Vec<String> = Vec::new();
+    if status == Status::Blocked {
+        for s in scenarios.iter().filter(|s| s.status == Status::Blocked) {
+            for b in s.failure.iter().flat_map(|f| &f.breaks) {
+                if !blocked_by.contains(b) {
+                    blocked_by.push(b.clone());
+                }
+            }
+        }
+    }
+    ClauseReport {
+        id: c.id,
+        level: c.level,
+        summary: c.summary,
+        status,
+        reason,
+        allowed: None,
+        blocked_by,
+        partial,
+        scenarios,
+    }
 }

@@ -63,7 +63,7 @@ impl Suite {
         let probe = Probe::of(factory).await?;
         let mut results = Vec::with_capacity(self.cases.len());
         for case in &self.cases {
-            let report = run_one(factory, case, &probe, settings, name).await?;
+            let report = run_one(factory, case, &probe, settings, name).await;
             progress(&report.name, report.status);
             results.push((case.clauses(), report));
         }
@@ -78,14 +78,15 @@ impl Suite {
     }
 }
 
-/// Runs one case, unless it does not apply.
+/// Runs one case, unless it does not apply. A case whose fixture cannot be set up is
+/// an ERROR of its own: the other cases still run and the report is complete.
 async fn run_one(
     factory: &Factory,
     case: &Case,
     probe: &Probe,
     settings: Settings,
     store: &str,
-) -> Result<ScenarioReport, SetupError> {
+) -> ScenarioReport {
     let mut report = ScenarioReport {
         name: case.full_name(),
         status: Status::Pass,
@@ -93,26 +94,37 @@ async fn run_one(
         duration: Default::default(),
         failure: None,
     };
-    if let Some(why) = case.skip_reason(probe) {
+    if let Some(why) = case.skip_reason(probe, settings) {
         report.status = Status::Skip;
         report.reason = Some(why);
-        return Ok(report);
+        return report;
     }
     let start = Instant::now();
-    let outcome = case.run(factory, settings, store).await?;
+    let outcome = case.run(factory, settings, store).await;
     report.duration = start.elapsed();
-    if let Err(failure) = outcome {
-        report.status = Status::Fail;
-        report.failure = Some(failure);
+    match outcome {
+        Ok(Ok(())) => {}
+        Ok(Err(failure)) => {
+            report.status = Status::Fail;
+            report.failure = Some(failure);
+        }
+        Err(setup) => {
+            report.status = Status::Error;
+            report.reason = Some(setup.to_string());
+        }
     }
-    Ok(report)
+    report
 }
 
 /// One runtime per test process: a pool or connection must be used on the runtime
 /// it was made on, and `block_on` cannot nest.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
+        // At least 8 workers whatever the core count: the concurrency checks need calls
+        // that really run at once on several OS threads, also on a 2-core CI runner.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(cores.max(8))
             .enable_all()
             .build()
             .expect("cannot start the tokio runtime")
@@ -134,7 +146,11 @@ pub fn trials(store: &str, factory: Factory) -> Vec<Trial> {
         .into_iter()
         .map(|case| {
             let name = format!("{store}::{}", case.full_name());
-            match probe.as_ref().ok().and_then(|p| case.skip_reason(p)) {
+            match probe
+                .as_ref()
+                .ok()
+                .and_then(|p| case.skip_reason(p, settings))
+            {
                 Some(why) => skipped(name, why),
                 None => {
                     let (factory, probe, store) =
@@ -192,11 +208,10 @@ fn run_trial(
     store: &str,
 ) -> Result<(), Failed> {
     let probe = probe.map_err(|e| Failed::from(e.to_string()))?;
-    let report = runtime()
-        .block_on(run_one(factory, case, &probe, settings, store))
-        .map_err(|e| Failed::from(e.to_string()))?;
-    match report.failure {
-        Some(f) => Err(Failed::from(format!("{f}\n  (seed {})", settings.seed))),
-        None => Ok(()),
+    let report = runtime().block_on(run_one(factory, case, &probe, settings, store));
+    match (report.failure, report.reason) {
+        (Some(f), _) => Err(Failed::from(format!("{f}\n  (seed {})", settings.seed))),
+        (None, Some(why)) if report.status == Status::Error => Err(Failed::from(why)),
+        _ => Ok(()),
     }
 }

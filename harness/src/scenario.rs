@@ -1,6 +1,7 @@
 //! The scenario interpreter: runs one scenario's steps on one store and checks each result.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokenstore_scenarios::{
     Expect, IdSpec, Length, RelativeLength, Scenario, Step, TokenSpec, ValueSpec,
@@ -27,51 +28,118 @@ pub fn skip_reason(scenario: &Scenario, caps: &Capabilities) -> Option<String> {
     })
 }
 
+/// What a scenario has run so far and the secrets it used, kept outside the run so
+/// that a store that panics still leaves the steps that led to it (redacted).
+#[derive(Clone, Default)]
+pub struct Trace(Arc<Mutex<TraceData>>);
+
+#[derive(Default)]
+struct TraceData {
+    steps: Vec<String>,
+    secrets: Vec<String>,
+}
+
+impl Trace {
+    fn data(&self) -> MutexGuard<'_, TraceData> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The steps run so far.
+    pub fn steps(&self) -> Vec<String> {
+        self.data().steps.clone()
+    }
+
+    /// `text` with every secret the scenario used replaced by `[REDACTED]`.
+    pub fn redact(&self, text: &str) -> String {
+        redact(text, &self.data().secrets)
+    }
+}
+
 /// Runs `scenario` on `store` (which must be fresh and empty).
 pub async fn run<S: TokenStore + ?Sized>(store: &S, scenario: &Scenario) -> Result<(), Failure> {
+    run_traced(store, scenario, &Trace::default()).await
+}
+
+/// As [`run`], recording into `trace`.
+pub async fn run_traced<S: TokenStore + ?Sized>(
+    store: &S,
+    scenario: &Scenario,
+    trace: &Trace,
+) -> Result<(), Failure> {
     let mut run = Run {
         store,
         limits: store.capabilities().limits,
         bindings: HashMap::new(),
-        log: Vec::new(),
-        secrets: Vec::new(),
+        live: HashMap::new(),
+        trace: trace.clone(),
         leak_check: scenario
             .clauses
             .iter()
             .any(|c| c == "security.no-secret-leak"),
     };
     for step in &scenario.steps {
-        run.step(step).await.map_err(|(expected, actual)| Failure {
-            step: run.log.len(),
-            steps: run.log.clone(),
-            expected,
-            actual,
-            replay: None,
-        })?;
+        if let Err(m) = run.step(&step.op).await {
+            let checks = step.checks.iter().map(String::as_str);
+            let breaks: Vec<&str> = checks.chain(m.breaks.iter().copied()).collect();
+            return Err(Failure::new(trace.steps(), m.expected, m.actual).breaking(&breaks));
+        }
     }
     Ok(())
 }
 
-/// (expected, actual) for a failed step.
-type Mismatch = (String, String);
+/// A failed step: what was expected, what the store did, and the clause the failed
+/// check belongs to when the kind of check tells (an update that gave another id
+/// breaks the update rule, whatever scenario it happens in).
+pub(crate) struct Mismatch {
+    pub expected: String,
+    pub actual: String,
+    pub breaks: Option<&'static str>,
+}
+
+impl Mismatch {
+    fn breaking(mut self, clause: &'static str) -> Self {
+        self.breaks = Some(clause);
+        self
+    }
+}
 
 struct Run<'s, S: ?Sized> {
     store: &'s S,
     limits: Limits,
     /// Names bound to ids by earlier saves.
     bindings: HashMap<String, String>,
-    /// Each step as run, for failure reports.
-    log: Vec<String>,
-    /// Every secret value the scenario has used, for leak checks.
-    secrets: Vec<String>,
+    /// Binding names whose rows have not been deleted since, by id.
+    live: HashMap<String, String>,
+    /// Each step as run, and every secret value the scenario has used.
+    trace: Trace,
     leak_check: bool,
 }
 
 fn mismatch(expected: impl Into<String>, actual: impl Into<String>) -> Mismatch {
-    (expected.into(), actual.into())
+    Mismatch {
+        expected: expected.into(),
+        actual: actual.into(),
+        breaks: None,
+    }
+}
+
+/// The clause a refusal of this kind by this operation is demanded by.
+fn refusal_clause(op: &str, kind: &str) -> Option<&'static str> {
+    Some(match (op, kind) {
+        ("save", "InvalidInput") => "save.guard",
+        ("save", "Conflict") => "save.key-unique",
+        (_, "LimitExceeded") => "value.limit",
+        ("find_token_by_id", "InvalidInput") => "by-id.empty",
+        ("delete_token", "InvalidInput") => "delete.empty",
+        _ => return None,
+    })
 }
 
 impl<S: TokenStore + ?Sized> Run<'_, S> {
+    fn log(&self, step: String) {
+        self.trace.data().steps.push(step);
+    }
+
     async fn step(&mut self, step: &Step) -> Result<(), Mismatch> {
         match step {
             Step::Save {
@@ -96,38 +164,41 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             } => {
                 let probe = self.token(probe, "find_token")?;
                 let got = self.store.find_token(&probe).await;
-                self.check_found(got, expect.as_ref(), error.as_deref())
+                self.check_found(got, expect.as_ref(), error.as_deref(), "find_token")
             }
             Step::FindById { id, expect, error } => {
                 let id = self.id(id, "find_token_by_id")?;
                 let got = self.store.find_token_by_id(&id).await;
-                self.check_found(got, expect.as_ref(), error.as_deref())
+                self.check_found(got, expect.as_ref(), error.as_deref(), "find_token_by_id")
             }
             Step::Delete { id, error } => {
                 let id = self.id(id, "delete_token")?;
                 let got = self.store.delete_token(&id).await;
-                self.check_result(got, error.as_deref()).map(|_| ())
+                self.live.retain(|_, live| *live != id);
+                self.check_result(got, error.as_deref(), "delete_token")
+                    .map(|_| ())
             }
             Step::GetTokens { expect, count } => {
-                self.log.push("get_tokens()".to_owned());
+                self.log("get_tokens()".to_owned());
                 let rows = self.get_tokens().await?;
                 self.check_rows(&rows, expect.as_deref(), *count)
             }
             Step::DeleteTokens => {
-                self.log.push("delete_tokens()".to_owned());
+                self.log("delete_tokens()".to_owned());
                 let got = self.store.delete_tokens().await;
-                self.check_result(got, None).map(|_| ())
+                self.live.clear();
+                self.check_result(got, None, "delete_tokens").map(|_| ())
             }
             Step::Roundtrip { token } => {
                 let token = self.token(token, "roundtrip")?;
                 self.roundtrip(&token).await
             }
             Step::DistinctIds { names } => {
-                self.log.push(format!("distinct ids {names:?}"));
+                self.log(format!("distinct ids {names:?}"));
                 self.distinct(names)
             }
             Step::FileMode => {
-                self.log.push("file modes".to_owned());
+                self.log("file modes".to_owned());
                 check_file_modes(&self.store.files())
             }
         }
@@ -148,22 +219,40 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             error
         };
         let got = self.store.save_token(token).await;
-        let Some(id) = self.check_result(got, error)? else {
+        let Some(id) = self.check_result(got, error, "save")? else {
             return Ok(());
         };
         if id.is_empty() {
-            return Err(mismatch("a non-empty id", "an empty id"));
+            return Err(mismatch("a non-empty id", "an empty id").breaking("save.insert"));
         }
         if let Some(name) = same_id {
             let want = self.bound(name)?;
             if id != want {
+                let rule = match token.id() {
+                    Some(_) => "save.update-by-id",
+                    None => "save.update-by-key",
+                };
+                let what = match self.bindings.values().any(|b| *b == id) {
+                    true => "the id of another row",
+                    false => "a new id",
+                };
                 return Err(mismatch(
                     format!("the id of {name} ({want:?}): an update"),
-                    format!("id {id:?}: another row"),
-                ));
+                    format!("id {id:?}: {what}"),
+                )
+                .breaking(rule));
             }
         }
         if let Some(name) = bind {
+            // A new row's id: never the id of a row that is still stored.
+            if let Some((other, _)) = self.live.iter().find(|(n, i)| **i == id && *n != name) {
+                return Err(mismatch(
+                    format!("a new id for {name}"),
+                    format!("id {id:?}, the id of {other}, which is still stored"),
+                )
+                .breaking("id.unique"));
+            }
+            self.live.insert(name.to_owned(), id.clone());
             self.bindings.insert(name.to_owned(), id);
         }
         Ok(())
@@ -174,7 +263,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         let over_limit = self.limits.check(token).is_err();
         let got = self.store.save_token(token).await;
         let expected_error = over_limit.then_some("LimitExceeded");
-        let Some(id) = self.check_result(got, expected_error)? else {
+        let Some(id) = self.check_result(got, expected_error, "save")? else {
             let after = self.get_tokens().await?;
             return same_rows(&after, &before, "nothing written after the refusal");
         };
@@ -219,7 +308,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         want: Option<&Token>,
         what: &str,
     ) -> Result<(), Mismatch> {
-        let got = self.check_result(got, None)?.flatten();
+        let got = self.check_result(got, None, what)?.flatten();
         if got.as_ref() != want {
             return Err(mismatch(
                 format!("{what}: {}", describe_opt(want)),
@@ -234,8 +323,9 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         got: Result<Option<Token>, StoreError>,
         expect: Option<&Expect>,
         error: Option<&str>,
+        op: &str,
     ) -> Result<(), Mismatch> {
-        let Some(found) = self.check_result(got, error)? else {
+        let Some(found) = self.check_result(got, error, op)? else {
             return Ok(());
         };
         let want = match expect {
@@ -278,7 +368,9 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
 
     async fn get_tokens(&mut self) -> Result<Vec<Token>, Mismatch> {
         let got = self.store.get_tokens().await;
-        Ok(self.check_result(got, None)?.unwrap_or_default())
+        Ok(self
+            .check_result(got, None, "get_tokens")?
+            .unwrap_or_default())
     }
 
     /// Checks success or the expected error kind. `Ok(Some(v))` on an expected success,
@@ -287,36 +379,39 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         &mut self,
         got: Result<T, StoreError>,
         error: Option<&str>,
+        op: &str,
     ) -> Result<Option<T>, Mismatch> {
         if self.leak_check {
             let text = match &got {
                 Ok(v) => format!("{v:?}"),
                 Err(e) => e.all_text(),
             };
-            if let Some(s) = self.secrets.iter().find(|s| text.contains(s.as_str())) {
+            let data = self.trace.data();
+            if let Some(s) = data.secrets.iter().find(|s| text.contains(s.as_str())) {
                 return Err(mismatch(
                     "no secret value in the store's errors or Debug output",
                     format!(
-                        "a secret value ({} characters) appears in: {}",
-                        s.chars().count(),
-                        redact(&text, &self.secrets)
+                        "a secret value ({}) appears in: {}",
+                        secret_shown(s),
+                        redact(&text, &data.secrets)
                     ),
-                ));
+                )
+                .breaking("security.no-secret-leak"));
             }
         }
         match (got, error) {
             (Ok(v), None) => Ok(Some(v)),
             (Err(e), Some(kind)) if e.kind().to_string() == kind => Ok(None),
             (Ok(v), Some(kind)) => {
-                Err(mismatch(format!("error {kind}"), format!("success: {v:?}")))
+                let m = mismatch(format!("error {kind}"), format!("success: {v:?}"));
+                Err(match refusal_clause(op, kind) {
+                    Some(clause) => m.breaking(clause),
+                    None => m,
+                })
             }
             (Err(e), want) => Err(mismatch(
                 want.map_or("success".to_owned(), |k| format!("error {k}")),
-                format!(
-                    "error {}: {}",
-                    e.kind(),
-                    redact(&e.to_string(), &self.secrets)
-                ),
+                format!("error {}: {}", e.kind(), self.trace.redact(&e.to_string())),
             )),
         }
     }
@@ -349,15 +444,18 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             IdSpec::Literal(s) => s.clone(),
             IdSpec::Ref { name } => self.bound(name)?.to_owned(),
         };
-        self.log.push(format!("{op}({})", show(Field::Id, &id)));
+        self.log(format!("{op}({})", show(Field::Id, &id)));
         Ok(id)
     }
 
     /// Builds the step's token, remembers its secrets, and logs the step.
     fn token(&mut self, spec: &TokenSpec, op: &str) -> Result<Token, Mismatch> {
         let token = self.resolve(spec)?;
-        self.secrets.extend(token.secrets().map(str::to_owned));
-        self.log.push(format!("{op}({})", describe(&token)));
+        self.trace
+            .data()
+            .secrets
+            .extend(token.secrets().map(str::to_owned));
+        self.log(format!("{op}({})", describe(&token)));
         Ok(token)
     }
 
@@ -447,15 +545,43 @@ fn describe_opt(token: Option<&Token>) -> String {
 fn show(field: Field, value: &str) -> String {
     let n = value.chars().count();
     if field.is_secret() {
-        format!("<secret, {n} chars>")
+        format!("<{}>", secret_shown(value))
     } else if n > 40 {
         format!(
-            "{:?}… ({n} chars)",
-            value.chars().take(20).collect::<String>()
+            "{}… ({n} chars)",
+            escaped(&value.chars().take(20).collect::<String>())
         )
     } else {
-        format!("{value:?}")
+        escaped(value)
     }
+}
+
+/// A secret as a report may show it: its length and a short fingerprint (the first 8
+/// hex digits of its SHA-256), so that two secrets of one length can be told apart
+/// without showing either.
+pub(crate) fn secret_shown(value: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(value.as_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("secret, {} chars, sha256 {hex}…", value.chars().count())
+}
+
+/// A value quoted with every character outside printable ASCII as its code point, so
+/// that NFC and NFD, a zero-width space or a full-width letter show what differs.
+fn escaped(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Which fields differ between what was expected and what came back.

@@ -34,12 +34,10 @@ pub fn matrix(reports: &[RunReport]) -> String {
         let n = r.counts();
         let _ = writeln!(
             out,
-            "<b>{}</b> ({}): {} passed, {} failed, {} skipped; seed {}.<br>",
+            "<b>{}</b> ({}): {}; seed {}.<br>",
             escape(&r.store.name),
             escape(&r.store.location),
-            n.passed,
-            n.failed + n.stale,
-            n.skipped,
+            n.closing_line(),
             r.seed
         );
     }
@@ -77,10 +75,17 @@ fn cell(out: &mut String, report: &RunReport, c: &tokenstore_harness::report::Cl
     if let Some(why) = &c.reason {
         detail.push_str(why);
     }
+    if !c.blocked_by.is_empty() {
+        let _ = write!(detail, "blocked by {}", c.blocked_by.join(", "));
+    }
     if let Some(why) = &c.allowed {
         let _ = write!(detail, "allowed: {why}");
     }
-    for s in c.scenarios.iter().filter(|s| s.status == Status::Fail) {
+    for s in c
+        .scenarios
+        .iter()
+        .filter(|s| matches!(s.status, Status::Fail | Status::Error))
+    {
         let _ = writeln!(detail, "scenario {}", s.name);
         if let Some(f) = &s.failure {
             let _ = writeln!(detail, "{f}");

@@ -1,9 +1,10 @@
-//! The terminal report: one line per clause, grouped PASS / FAIL / SKIP, failure
-//! details under the clause, and the closing line `N passed, N failed, N skipped`.
+//! The terminal report: the root causes first, then one line per clause with failure
+//! details under it, and the closing line that counts every clause once:
+//! `46 passed, 1 failed, 4 skipped, 2 allowed`.
 
 use std::fmt::Write;
 
-use tokenstore_harness::report::{ClauseReport, RunReport, Status, Verdict};
+use tokenstore_harness::report::{ClauseReport, RunReport, ScenarioReport, Status, Verdict};
 
 /// Renders the whole report as plain text.
 pub fn render(report: &RunReport) -> String {
@@ -17,6 +18,11 @@ pub fn render(report: &RunReport) -> String {
         report.seed, report.cases
     );
     let _ = writeln!(out);
+    let roots = root_causes(report);
+    if !roots.is_empty() {
+        let _ = writeln!(out, "root causes (failing clauses): {}", roots.join(", "));
+        let _ = writeln!(out);
+    }
     for c in &report.clauses {
         clause(&mut out, report, c);
     }
@@ -36,6 +42,20 @@ pub fn render(report: &RunReport) -> String {
             n.stale
         );
     }
+    if n.errors > 0 {
+        let _ = writeln!(
+            out,
+            "{} clause(s) could not be set up (ERROR); they count as failed",
+            n.errors
+        );
+    }
+    if n.blocked > 0 {
+        let _ = writeln!(
+            out,
+            "{} clause(s) were not checked to the end because a clause they depend on failed (BLOCKED)",
+            n.blocked
+        );
+    }
     if n.warned > 0 {
         let _ = writeln!(
             out,
@@ -43,12 +63,19 @@ pub fn render(report: &RunReport) -> String {
             n.warned
         );
     }
-    let _ = writeln!(
-        out,
-        "{} passed, {} failed, {} skipped",
-        n.passed, n.failed, n.skipped
-    );
+    let _ = writeln!(out, "{}", n.closing_line());
     out
+}
+
+/// The clauses that failed on their own (not blocked), in registry order.
+pub fn root_causes(report: &RunReport) -> Vec<&'static str> {
+    report
+        .clauses
+        .iter()
+        .filter(|c| matches!(report.verdict(c), Verdict::Fail | Verdict::Error))
+        .filter(|c| c.status != Status::Blocked)
+        .map(|c| c.id)
+        .collect()
 }
 
 /// What the store declared, in one line.
@@ -81,6 +108,8 @@ pub fn label(v: Verdict) -> &'static str {
         Verdict::Allowed => "ALLOW",
         Verdict::Stale => "STALE",
         Verdict::Skip => "SKIP",
+        Verdict::Error => "ERROR",
+        Verdict::Blocked => "BLOCK",
     }
 }
 
@@ -94,8 +123,17 @@ fn clause(out: &mut String, report: &RunReport, c: &ClauseReport) {
         c.level,
         c.summary
     );
-    if let Some(why) = &c.reason {
-        let _ = write!(out, " — skipped: {why}");
+    match (c.status, &c.reason) {
+        (Status::Skip, Some(why)) => {
+            let _ = write!(out, " — skipped: {why}");
+        }
+        (Status::Blocked, _) => {
+            let _ = write!(out, " — blocked by {}", c.blocked_by.join(", "));
+        }
+        _ => {}
+    }
+    if let Some(partial) = &c.partial {
+        let _ = write!(out, " — {partial}");
     }
     match (verdict, &c.allowed) {
         (Verdict::Allowed, Some(why)) => {
@@ -107,7 +145,8 @@ fn clause(out: &mut String, report: &RunReport, c: &ClauseReport) {
         _ => {}
     }
     let _ = writeln!(out);
-    for s in c.scenarios.iter().filter(|s| s.status == Status::Fail) {
+    let shown = |s: &&ScenarioReport| matches!(s.status, Status::Fail | Status::Error);
+    for s in c.scenarios.iter().filter(shown) {
         let _ = writeln!(out, "      scenario {}", s.name);
         if let Some(why) = &s.reason {
             let _ = writeln!(out, "        {why}");

@@ -57,6 +57,10 @@ struct Clause<'a> {
     verdict: Verdict,
     reason: Option<&'a str>,
     allowed: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    blocked_by: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partial: Option<&'a str>,
     scenarios: Vec<Scenario<'a>>,
 }
 
@@ -116,6 +120,8 @@ fn document(report: &RunReport) -> Document<'_> {
                 verdict: report.verdict(c),
                 reason: c.reason.as_deref(),
                 allowed: c.allowed.as_deref(),
+                blocked_by: &c.blocked_by,
+                partial: c.partial.as_deref(),
                 scenarios: c
                     .scenarios
                     .iter()

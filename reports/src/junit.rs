@@ -1,7 +1,7 @@
 //! JUnit XML: one `testsuite` per store, one `testcase` per (clause, scenario), skips
 //! with their reason (nextest's own JUnit drops them), failures with the detail.
 
-use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use tokenstore_harness::report::{ClauseReport, RunReport, ScenarioReport, Status, Verdict};
 
 /// Renders one or more store reports as one JUnit document.
@@ -9,6 +9,8 @@ pub fn render(reports: &[RunReport]) -> String {
     let mut junit = Report::new("tokenstore");
     for report in reports {
         let mut suite = TestSuite::new(report.store.name.as_str());
+        suite.add_property(Property::new("seed", report.seed.to_string()));
+        suite.add_property(Property::new("cases", report.cases.to_string()));
         for c in &report.clauses {
             let verdict = report.verdict(c);
             if c.scenarios.is_empty() {
@@ -62,7 +64,17 @@ fn case(
             st.set_message(reason.unwrap_or_default());
             st
         }
-        (Status::Fail, Verdict::Fail) => {
+        (Status::Error, Verdict::Error) => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Error);
+            st.set_message(reason.unwrap_or_default()).set_type("setup");
+            st
+        }
+        (Status::Blocked, Verdict::Blocked) => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(reason.unwrap_or_default());
+            st
+        }
+        (Status::Fail | Status::Blocked, Verdict::Fail) => {
             let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let detail = s.and_then(|s| s.failure.as_ref()).map(|f| f.to_string());
             let message = s.and_then(|s| s.failure.as_ref()).map_or_else(

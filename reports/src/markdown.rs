@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use tokenstore_harness::report::{RunReport, Status, Verdict};
+use tokenstore_harness::report::{RunReport, ScenarioReport, Status, Verdict};
 
 use crate::human::label;
 
@@ -42,7 +42,9 @@ pub fn render(report: &RunReport) -> String {
             Verdict::Allowed => format!("allowed: {}", c.allowed.clone().unwrap_or_default()),
             Verdict::Stale => "passes now: remove it from the allow-list".to_owned(),
             Verdict::Warn => "SHOULD: a warning".to_owned(),
-            _ => String::new(),
+            Verdict::Blocked => format!("blocked by {}", c.blocked_by.join(", ")),
+            Verdict::Error => "could not be set up".to_owned(),
+            _ => c.partial.clone().unwrap_or_default(),
         };
         let _ = writeln!(
             out,
@@ -59,7 +61,7 @@ pub fn render(report: &RunReport) -> String {
         .filter(|c| {
             matches!(
                 report.verdict(c),
-                Verdict::Fail | Verdict::Warn | Verdict::Allowed
+                Verdict::Fail | Verdict::Error | Verdict::Warn | Verdict::Allowed
             )
         })
         .collect();
@@ -67,7 +69,8 @@ pub fn render(report: &RunReport) -> String {
         let _ = writeln!(out, "\n#### Failing clauses\n");
     }
     for c in failing {
-        for s in c.scenarios.iter().filter(|s| s.status == Status::Fail) {
+        let shown = |s: &&ScenarioReport| matches!(s.status, Status::Fail | Status::Error);
+        for s in c.scenarios.iter().filter(shown) {
             let detail = s
                 .failure
                 .as_ref()
@@ -85,13 +88,7 @@ pub fn render(report: &RunReport) -> String {
             out.push_str(&block);
         }
     }
-    let _ = writeln!(
-        out,
-        "\n{} passed, {} failed, {} skipped",
-        n.passed,
-        n.failed + n.stale,
-        n.skipped
-    );
+    let _ = writeln!(out, "\n{}", n.closing_line());
     out
 }
 

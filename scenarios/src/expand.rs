@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::{Expect, IdSpec, LoadError, Scenario, Step, TokenSpec, ValueSpec};
+use crate::{Expect, IdSpec, LoadError, Scenario, ScenarioStep, Step, TokenSpec, ValueSpec};
 
 /// Field names a token table may use (the SDK's columns) plus `id_ref`.
 const FIELDS: [&str; 11] = [
@@ -58,6 +58,10 @@ struct RawEach {
     field: Vec<String>,
     /// A list of values, or `"corpus"` for the file's corpus.
     value: EachValues,
+    /// One scenario per field (`NAME::FIELD`), so that a failure or a panic on one
+    /// field does not hide the others.
+    #[serde(default)]
+    per_field: bool,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +88,8 @@ struct RawStep {
     expect: Option<RawExpect>,
     error: Option<String>,
     count: Option<usize>,
+    /// The clause this step's expectation checks, when not the scenario's own.
+    checks: Option<String>,
     /// A comment for the reader; ignored.
     #[allow(dead_code)]
     note: Option<String>,
@@ -106,14 +112,15 @@ impl RawFile {
                 scenario: raw.name.clone(),
                 message,
             };
-            out.push(raw.expand(&self.family, &self.corpus).map_err(invalid)?);
+            out.extend(raw.expand(&self.family, &self.corpus).map_err(invalid)?);
         }
         Ok(out)
     }
 }
 
 impl RawScenario {
-    fn expand(&self, family: &str, corpus: &[String]) -> Result<Scenario, String> {
+    /// One scenario, or one per field for a `per_field` loop.
+    fn expand(&self, family: &str, corpus: &[String]) -> Result<Vec<Scenario>, String> {
         if self.clauses.is_empty() {
             return Err("names no clause".into());
         }
@@ -124,29 +131,39 @@ impl RawScenario {
         {
             return Err(format!("unknown requirement {r:?}"));
         }
-        let mut raw_steps = self.setup.clone();
-        match &self.each {
-            None => raw_steps.extend(self.step.iter().cloned()),
-            Some(each) => {
-                let values = match &each.value {
-                    EachValues::List(v) => v.as_slice(),
-                    EachValues::Named(n) if n == "corpus" => corpus,
-                    EachValues::Named(n) => return Err(format!("unknown value list {n:?}")),
-                };
-                let pairs = each
-                    .field
-                    .iter()
-                    .flat_map(|f| values.iter().map(move |v| (f, v)));
-                for (n, (field, value)) in pairs.enumerate() {
-                    let vars = [
-                        ("field", field.as_str()),
-                        ("value", value),
-                        ("n", &n.to_string()),
-                    ];
-                    raw_steps.extend(self.step.iter().map(|s| s.substituted(&vars)));
-                }
-            }
+        let Some(each) = &self.each else {
+            return Ok(vec![self.scenario(family, self.name.clone(), &[])?]);
+        };
+        let values = match &each.value {
+            EachValues::List(v) => v.as_slice(),
+            EachValues::Named(n) if n == "corpus" => corpus,
+            EachValues::Named(n) => return Err(format!("unknown value list {n:?}")),
+        };
+        if each.field.is_empty() || values.is_empty() || self.step.is_empty() {
+            return Err("its `each` loop expands to no step".into());
         }
+        if !each.per_field {
+            return Ok(vec![self.scenario(
+                family,
+                self.name.clone(),
+                &loop_steps(&self.step, &each.field, values),
+            )?]);
+        }
+        each.field
+            .iter()
+            .map(|field| {
+                let steps = loop_steps(&self.step, std::slice::from_ref(field), values);
+                self.scenario(family, format!("{}::{field}", self.name), &steps)
+            })
+            .collect()
+    }
+
+    fn scenario(&self, family: &str, name: String, looped: &[RawStep]) -> Result<Scenario, String> {
+        let mut raw_steps = self.setup.clone();
+        if self.each.is_none() {
+            raw_steps.extend(self.step.iter().cloned());
+        }
+        raw_steps.extend(looped.iter().cloned());
         let steps = raw_steps
             .iter()
             .enumerate()
@@ -157,13 +174,30 @@ impl RawScenario {
         }
         Ok(Scenario {
             family: family.to_owned(),
-            name: self.name.clone(),
+            name,
             clauses: self.clauses.clone(),
             description: self.description.clone(),
             requires: self.requires.clone(),
             steps,
         })
     }
+}
+
+/// The loop's steps, once per (field, value) pair, numbered from 0.
+fn loop_steps(steps: &[RawStep], fields: &[String], values: &[String]) -> Vec<RawStep> {
+    let pairs = fields
+        .iter()
+        .flat_map(|f| values.iter().map(move |v| (f, v)));
+    let mut out = Vec::new();
+    for (n, (field, value)) in pairs.enumerate() {
+        let vars = [
+            ("field", field.as_str()),
+            ("value", value),
+            ("n", &n.to_string()),
+        ];
+        out.extend(steps.iter().map(|s| s.substituted(&vars)));
+    }
+    out
 }
 
 /// Replaces `{name}` placeholders in one pass, so a substituted value is never re-read.
@@ -236,8 +270,17 @@ impl RawStep {
         }
     }
 
-    /// The one operation of this step, checked for modifiers that do not belong to it.
-    fn to_step(&self) -> Result<Step, String> {
+    /// The step, checked for modifiers that do not belong to its operation and for
+    /// checks that assert nothing.
+    fn to_step(&self) -> Result<ScenarioStep, String> {
+        Ok(ScenarioStep {
+            op: self.to_op()?,
+            checks: self.checks.clone(),
+        })
+    }
+
+    /// The one operation of this step.
+    fn to_op(&self) -> Result<Step, String> {
         let ops = [
             self.save.is_some(),
             self.find.is_some(),
@@ -269,6 +312,7 @@ impl RawStep {
             }
         } else if let Some(probe) = &self.find {
             self.only(&["expect", "error"])?;
+            self.asserts("find", &["expect", "error"])?;
             Step::Find {
                 probe: probe.clone(),
                 expect: self.single_expect()?,
@@ -276,6 +320,7 @@ impl RawStep {
             }
         } else if let Some(id) = &self.find_by_id {
             self.only(&["expect", "error"])?;
+            self.asserts("find_by_id", &["expect", "error"])?;
             Step::FindById {
                 id: id.clone(),
                 expect: self.single_expect()?,
@@ -289,6 +334,7 @@ impl RawStep {
             }
         } else if self.get_tokens == Some(true) {
             self.only(&["expect", "count"])?;
+            self.asserts("get_tokens", &["expect", "count"])?;
             let expect = match &self.expect {
                 None => None,
                 Some(RawExpect::List(l)) => Some(l.clone()),
@@ -321,14 +367,37 @@ impl RawStep {
         Ok(step)
     }
 
-    fn only(&self, allowed: &[&str]) -> Result<(), String> {
-        let present = [
+    /// A lookup must say what it expects: a step that asserts nothing cannot fail.
+    fn asserts(&self, op: &str, any_of: &[&str]) -> Result<(), String> {
+        if self
+            .present()
+            .iter()
+            .any(|(n, set)| *set && any_of.contains(n))
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "`{op}` asserts nothing: give it {}",
+            any_of
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        ))
+    }
+
+    fn present(&self) -> [(&'static str, bool); 5] {
+        [
             ("bind", self.bind.is_some()),
             ("same_id", self.same_id.is_some()),
             ("expect", self.expect.is_some()),
             ("error", self.error.is_some()),
             ("count", self.count.is_some()),
-        ];
+        ]
+    }
+
+    fn only(&self, allowed: &[&str]) -> Result<(), String> {
+        let present = self.present();
         match present
             .iter()
             .find(|(name, set)| *set && !allowed.contains(name))
@@ -426,7 +495,7 @@ mod tests {
         "#;
         let s = &crate::parse("x.toml", text).unwrap()[0];
         assert_eq!(s.steps.len(), 6);
-        match &s.steps[5] {
+        match &s.steps[5].op {
             Step::Find { probe, .. } => {
                 assert_eq!(probe.get("api_domain"), Some(&ValueSpec::Text("c".into())))
             }

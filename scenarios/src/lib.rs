@@ -36,7 +36,16 @@ pub struct Scenario {
     pub description: String,
     /// Store capabilities the scenario needs (`files`, `durable`); without them it is skipped.
     pub requires: Vec<String>,
-    pub steps: Vec<Step>,
+    pub steps: Vec<ScenarioStep>,
+}
+
+/// A step, and the clause its expectation checks when that is not one of the
+/// scenario's own (`checks = "save.keep-absent"`): a store that fails it there is
+/// reported under that clause, and the scenario's own clauses as blocked by it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioStep {
+    pub op: Step,
+    pub checks: Option<String>,
 }
 
 impl Scenario {

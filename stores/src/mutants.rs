@@ -6,6 +6,7 @@
 //! a correct store in exactly one place (marked `Bug::…` below).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokenstore_harness::{
@@ -33,10 +34,12 @@ pub enum Bug {
     RefreshBeforeGrant,
     DeleteAllDoesNothing,
     StaleUserIndex,
+    UnlockedCheckThenInsert,
+    RacyIdCounter,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 17] = [
+    pub const ALL: [Bug; 19] = [
         Bug::UpdateThenInsertRace,
         Bug::TextMaxId,
         Bug::CaseInsensitiveMatch,
@@ -54,6 +57,8 @@ impl Bug {
         Bug::RefreshBeforeGrant,
         Bug::DeleteAllDoesNothing,
         Bug::StaleUserIndex,
+        Bug::UnlockedCheckThenInsert,
+        Bug::RacyIdCounter,
     ];
 
     /// The clause that must catch it.
@@ -75,6 +80,8 @@ impl Bug {
             Bug::RefreshBeforeGrant => "find.precedence",
             Bug::DeleteAllDoesNothing => "all.delete",
             Bug::StaleUserIndex => "model.sequences",
+            Bug::UnlockedCheckThenInsert => "concurrency.same-user",
+            Bug::RacyIdCounter => "concurrency.distinct",
         }
     }
 
@@ -102,6 +109,13 @@ impl Bug {
             Bug::RefreshBeforeGrant => "tries the refresh token before the grant token",
             Bug::DeleteAllDoesNothing => "delete_tokens does nothing",
             Bug::StaleUserIndex => "keeps a renamed user's old name in its user index",
+            Bug::RacyIdCounter => {
+                "draws a new id from a counter it reads and then writes, outside its lock"
+            }
+            Bug::UnlockedCheckThenInsert => {
+                "looks for the row under a std lock, releases it, then takes it again to \
+                 write (no await in between)"
+            }
         }
     }
 
@@ -114,6 +128,8 @@ impl Bug {
 pub struct MutantStore {
     bug: Bug,
     inner: Mutex<Inner>,
+    /// `Bug::RacyIdCounter`'s counter, read and written as two steps.
+    racy_counter: AtomicU64,
 }
 
 #[derive(Default)]
@@ -129,6 +145,7 @@ impl MutantStore {
         MutantStore {
             bug,
             inner: Mutex::new(Inner::default()),
+            racy_counter: AtomicU64::new(0),
         }
     }
 
@@ -328,6 +345,22 @@ impl TokenStore for MutantStore {
             Bug::UpdateThenInsertRace => {
                 let target = self.target(&self.inner(), token);
                 tokio::task::yield_now().await;
+                let mut inner = self.inner();
+                let target = target.filter(|i| *i < inner.rows.len());
+                self.save_locked(&mut inner, token, target)
+            }
+            Bug::RacyIdCounter if token.id().is_none() => {
+                // The id is drawn before the lock is taken, as a read and a write.
+                let n = self.racy_counter.load(Ordering::SeqCst) + 1;
+                self.racy_counter.store(n, Ordering::SeqCst);
+                let mut inner = self.inner();
+                let target = self.target(&inner, token);
+                let drawn = token.clone().with(Field::Id, &format!("r{n}"));
+                let token = if target.is_some() { token } else { &drawn };
+                self.save_locked(&mut inner, token, target)
+            }
+            Bug::UnlockedCheckThenInsert => {
+                let target = self.target(&self.inner(), token);
                 let mut inner = self.inner();
                 let target = target.filter(|i| *i < inner.rows.len());
                 self.save_locked(&mut inner, token, target)

@@ -1,0 +1,49 @@
+//! The concurrency checks catch races whatever the machine's load: each racy mutant
+//! must be caught by its check in at least 99 of 100 runs.
+
+use tokenstore_harness::{Builtin, Case, Settings, runtime};
+use tokenstore_stores::mutants::{self, Bug};
+
+fn caught_of_100(bug: Bug, check: Builtin) -> usize {
+    let settings = Settings {
+        cases: 0,
+        seed: 1,
+        strict: false,
+    };
+    let factory = mutants::factory(bug);
+    let caught = (0..100)
+        .filter(|_| {
+            let outcome = runtime().block_on(Case::Builtin(check).run(&factory, settings, "race"));
+            matches!(outcome, Ok(Err(_)))
+        })
+        .count();
+    eprintln!(
+        "{bug:?}: caught by {} in {caught} of 100 runs",
+        check.clause()
+    );
+    caught
+}
+
+#[test]
+fn a_race_with_an_await_between_check_and_write_is_caught_99_of_100_times() {
+    let n = caught_of_100(Bug::UpdateThenInsertRace, Builtin::SameUser);
+    assert!(n >= 99, "caught in {n} of 100 runs");
+}
+
+#[test]
+fn a_race_without_an_await_between_check_and_write_is_caught_99_of_100_times() {
+    let n = caught_of_100(Bug::UnlockedCheckThenInsert, Builtin::SameUser);
+    assert!(n >= 99, "caught in {n} of 100 runs");
+}
+
+#[test]
+fn torn_updates_are_caught_99_of_100_times() {
+    let n = caught_of_100(Bug::TornWrites, Builtin::ReadDuringWrite);
+    assert!(n >= 99, "caught in {n} of 100 runs");
+}
+
+#[test]
+fn a_non_atomic_id_counter_is_caught_99_of_100_times() {
+    let n = caught_of_100(Bug::RacyIdCounter, Builtin::Distinct);
+    assert!(n >= 99, "caught in {n} of 100 runs");
+}
