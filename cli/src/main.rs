@@ -7,11 +7,10 @@ use clap::{Args, Parser, Subcommand};
 use tokenstore_harness::bench::Workload;
 use tokenstore_harness::clauses::CLAUSES;
 use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
-use tokenstore_stores::{
-    FileStore, MysqlServer, MysqlSource, SqliteStore, StoreSpec, mysql_server,
-};
+use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server};
 
 mod bench;
+mod output;
 mod selftest;
 
 /// Exit codes, documented in `--help`.
@@ -34,23 +33,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every scenario on a store and report each clause as PASS, FAIL or SKIP.
+    /// Run every scenario on a store and report each clause as PASS, FAIL, SKIP, ERROR
+    /// or BLOCKED.
     Check {
-        /// memory | list | sqlite | sqlite:DIR | sqlite::memory: | mysql://USER:PASSWORD@HOST:PORT/DB
-        /// | mysql. `sqlite` (the default) gives each scenario a new database file in the
-        /// temporary directory; `sqlite:DIR` puts those files under DIR. MySQL gives each
-        /// scenario a new table and drops it afterwards; plain `mysql` takes the server
-        /// from TOKENSTORE_MYSQL_URL (or a Docker container, in a build with `docker`).
-        #[arg(default_value = "sqlite")]
-        store: String,
+        /// memory | list | sqlite | sqlite:DIR | sqlite::memory: | file | file:DIR | mysql
+        /// | mysql://USER:PASSWORD@HOST:PORT/DB | mutant:NAME (see `tokenstore mutants`);
+        /// or no STORE and `--adapter -- COMMAND…` for a store in another language.
+        /// `sqlite` (the default) gives each scenario a new database file in the temporary
+        /// directory; `sqlite:DIR` puts those files under DIR (`file` likewise, for the
+        /// CSV file store). MySQL gives each scenario a new table and drops it
+        /// afterwards; plain `mysql` takes the server from TOKENSTORE_MYSQL_URL (or a
+        /// Docker container, in a build with `docker`).
+        store: Option<String>,
         #[command(flatten)]
         run: RunArgs,
         #[command(flatten)]
         output: OutputArgs,
-        /// A backend that must not be skipped for want of a server (`mysql`); also
-        /// read from TOKENSTORE_REQUIRE (comma-separated).
-        #[arg(long, value_name = "BACKEND")]
-        require: Vec<String>,
+        /// A backend that must not be skipped for want of a server; also read from
+        /// TOKENSTORE_REQUIRE (comma-separated). `python` and `junit-xsd` are read by the
+        /// project's own tests.
+        #[arg(long, value_enum, value_name = "BACKEND")]
+        require: Vec<Requirement>,
         /// Check a store in another language: the command after `--` starts an adapter
         /// process that speaks the tokenstore-adapter/1 protocol (ADAPTERS.md), e.g.
         /// `--adapter -- python -m tokenstore_adapter my_module:MyStore`.
@@ -74,6 +77,9 @@ enum Command {
     },
     /// List the contract's clause ids with their levels and summaries.
     Clauses,
+    /// List the selftest's deliberately broken stores (`mutant:NAME`), one line each:
+    /// the name, the clause that must catch it, and what it does wrong.
+    Mutants,
     /// Compare stores on a standard workload: ops/s, p50 and p99 per operation; writes
     /// bench.json and bench.svg.
     Bench {
@@ -86,8 +92,9 @@ enum Command {
         #[arg(long, default_value = "tokenstore-bench")]
         out: PathBuf,
     },
-    /// Prove the harness: run the suite on 17 deliberately broken stores (each must
-    /// fail the clause it breaks) and on the reference stores (none may fail).
+    /// Prove the harness: run the suite on every deliberately broken store (each must
+    /// fail the clause it breaks; see `tokenstore mutants`) and on the reference stores
+    /// (none may fail).
     Selftest {
         #[command(flatten)]
         run: RunArgs,
@@ -117,6 +124,14 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         from: u64,
     },
+}
+
+/// What `--require` may name (the same names as TOKENSTORE_REQUIRE).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum Requirement {
+    Mysql,
+    Python,
+    JunitXsd,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -220,7 +235,16 @@ impl RunArgs {
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if let Some(name) = mysql_server::unknown_required() {
+        eprintln!(
+            "error: {} names {name:?}; expected a comma-separated list of {}",
+            mysql_server::REQUIRE_VAR,
+            mysql_server::REQUIRABLE.join(", ")
+        );
+        return ExitCode::from(USAGE);
+    }
+    match cli.command {
         Command::Check {
             store,
             run,
@@ -228,54 +252,45 @@ fn main() -> ExitCode {
             require,
             adapter,
             command,
-        } => match output.read().and_then(|o| {
-            let resolved = match adapter {
-                true => Ok((StoreSpec::Adapter(command), None)),
-                false => resolve(&store, &require),
+        } => {
+            let store = match check_target(store, adapter, command) {
+                Ok(store) => store,
+                Err(code) => return ExitCode::from(code),
             };
-            resolved.map(|r| (r, o))
-        }) {
-            Ok(((spec, _source), output)) => check(&spec, run.settings(), &output),
-            Err(code) => ExitCode::from(code),
-        },
+            match output
+                .read()
+                .and_then(|o| resolve(&store, &require).map(|r| (r, o)))
+            {
+                Ok((Resolved::Ready(spec, _source), output)) => {
+                    check(&spec, run.settings(), &output)
+                }
+                Ok((Resolved::Unavailable(why), _)) => {
+                    eprintln!("{store} skipped: {why}");
+                    ExitCode::from(NOTHING_RAN)
+                }
+                Err(code) => ExitCode::from(code),
+            }
+        }
         Command::Matrix { stores, run, out } => matrix(&stores, run.settings(), &out),
         Command::Clauses => {
             for c in CLAUSES {
-                println!("{:<32} {:<6} {}", c.id, c.level, c.summary);
+                outln!("{:<32} {:<6} {}", c.id, c.level, c.summary);
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Mutants => {
+            for bug in mutants::Bug::ALL {
+                outln!(
+                    "{:<26} {:<30} {}",
+                    bug.name(),
+                    bug.clause(),
+                    bug.description()
+                );
             }
             ExitCode::SUCCESS
         }
         Command::Bench { stores, quick, out } => run_bench(&stores, quick, &out),
-        Command::Selftest { run, mysql } => {
-            let mut references = vec![
-                StoreSpec::Memory,
-                StoreSpec::List,
-                StoreSpec::SqliteFile { dir: None },
-                StoreSpec::File { dir: None },
-            ];
-            match mysql
-                .as_deref()
-                .filter(|u| !u.is_empty())
-                .map(str::parse::<StoreSpec>)
-            {
-                Some(Ok(spec)) => references.push(spec),
-                Some(Err(e)) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(USAGE);
-                }
-                None => eprintln!(
-                    "note: the MySQL reference store is not checked: no TOKENSTORE_MYSQL_URL"
-                ),
-            }
-            match selftest::selftest(&references, run.settings()) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::FAILURE,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::from(SETUP_ERROR)
-                }
-            }
-        }
+        Command::Selftest { run, mysql } => selftest_command(run.settings(), mysql.as_deref()),
         Command::CrashWriter {
             sqlite,
             file,
@@ -285,12 +300,81 @@ fn main() -> ExitCode {
     }
 }
 
-/// The store to check. Plain `mysql` looks for a server; the returned source keeps a
-/// container alive for the run. Errors are printed here; the exit code is returned.
-fn resolve(store: &str, require: &[String]) -> Result<(StoreSpec, Option<MysqlSource>), u8> {
+fn selftest_command(settings: Settings, mysql: Option<&str>) -> ExitCode {
+    let mut references = vec![
+        StoreSpec::Memory,
+        StoreSpec::List,
+        StoreSpec::SqliteFile { dir: None },
+        StoreSpec::File { dir: None },
+    ];
+    match mysql.filter(|u| !u.is_empty()).map(str::parse::<StoreSpec>) {
+        Some(Ok(spec)) => references.push(spec),
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE);
+        }
+        None => {
+            eprintln!("note: the MySQL reference store is not checked: no TOKENSTORE_MYSQL_URL")
+        }
+    }
+    match selftest::selftest(&references, settings) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(SETUP_ERROR)
+        }
+    }
+}
+
+/// The store `check` names: a STORE, or `--adapter -- COMMAND…`, never both, and never
+/// a command after `--` without `--adapter` (which would check the default store and
+/// pass while the user meant their own).
+fn check_target(store: Option<String>, adapter: bool, command: Vec<String>) -> Result<String, u8> {
+    match (store, adapter, command.is_empty()) {
+        (Some(store), true, _) => {
+            eprintln!("error: give either a STORE ({store:?}) or --adapter -- COMMAND…, not both");
+            Err(USAGE)
+        }
+        (_, false, false) => {
+            let words = command.join(" ");
+            eprintln!(
+                "error: `{words}` after `--` is an adapter command, but --adapter is missing; \
+                 did you mean `tokenstore check --adapter -- {words}`?"
+            );
+            Err(USAGE)
+        }
+        (_, true, _) => Ok(adapter_name(&command)),
+        (store, false, true) => Ok(store.unwrap_or_else(|| "sqlite".to_owned())),
+    }
+}
+
+/// An adapter command as a store name that `resolve` reads back (`adapter:` and the
+/// words as JSON), so that every store, an adapter too, goes through one resolution.
+fn adapter_name(command: &[String]) -> String {
+    format!(
+        "adapter:{}",
+        serde_json::to_string(command).unwrap_or_default()
+    )
+}
+
+/// A store, resolved: ready to run (with the MySQL source that keeps a container
+/// alive as long as the value lives), or not reachable here, with the reason.
+enum Resolved {
+    Ready(StoreSpec, Option<MysqlSource>),
+    Unavailable(String),
+}
+
+/// Resolves a store name. Plain `mysql` looks for a server. Usage errors, and a
+/// required backend that is missing, are printed here; the exit code is returned.
+fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, u8> {
+    if let Some(json) = store.strip_prefix("adapter:") {
+        let command: Vec<String> = serde_json::from_str(json).unwrap_or_default();
+        return Ok(Resolved::Ready(StoreSpec::Adapter(command), None));
+    }
     if store != "mysql" {
         return match store.parse() {
-            Ok(spec) => Ok((spec, None)),
+            Ok(spec) => Ok(Resolved::Ready(spec, None)),
             Err(e) => {
                 eprintln!("error: {e}");
                 Err(USAGE)
@@ -298,21 +382,20 @@ fn resolve(store: &str, require: &[String]) -> Result<(StoreSpec, Option<MysqlSo
         };
     }
     let source = runtime().block_on(MysqlSource::find());
-    let required = mysql_server::required("mysql") || require.iter().any(|r| r == "mysql");
+    let required = mysql_server::required("mysql") || require.contains(&Requirement::Mysql);
     match (source.url().map(str::parse::<StoreSpec>), source.reason()) {
-        (Some(Ok(spec)), _) => Ok((spec, Some(source))),
+        (Some(Ok(spec)), _) => Ok(Resolved::Ready(spec, Some(source))),
         (Some(Err(e)), _) => {
             eprintln!("error: {e}");
             Err(USAGE)
         }
         (None, why) => {
-            let why = why.unwrap_or_default();
+            let why = why.unwrap_or_default().to_owned();
             if required {
                 eprintln!("error: MySQL is required but unavailable: {why}");
                 Err(SETUP_ERROR)
             } else {
-                eprintln!("mysql skipped: {why}");
-                Err(NOTHING_RAN)
+                Ok(Resolved::Unavailable(why))
             }
         }
     }
@@ -325,39 +408,21 @@ fn crash_writer(
     mysql_table: Option<String>,
     from: u64,
 ) -> ExitCode {
-    let outcome = runtime().block_on(async {
-        match (sqlite, file, mysql_table) {
-            (Some(path), _, _) => {
-                let store = SqliteStore::open(&path).map_err(|e| e.to_string())?;
-                tokenstore_harness::crash_writer(&store, from).await
-            }
-            (None, Some(path), _) => {
-                let store = FileStore::open(&path).map_err(|e| e.to_string())?;
-                tokenstore_harness::crash_writer(&store, from).await
-            }
-            (None, None, Some(table)) => {
-                let url = std::env::var(mysql_server::URL_VAR)
-                    .map_err(|_| format!("{} is not set", mysql_server::URL_VAR))?;
-                let server = MysqlServer::new(&url).map_err(|e| e.to_string())?;
-                let store = server.store(&table).await.map_err(|e| e.to_string())?;
-                tokenstore_harness::crash_writer(&store, from).await
-            }
-            (None, None, None) => {
-                Err("name a store: --sqlite PATH, --file PATH or --mysql-table TABLE".to_owned())
-            }
-        }
-    });
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(SETUP_ERROR)
+    use tokenstore_stores::crash_writer::{Target, run};
+    match (sqlite, file, mysql_table) {
+        (Some(path), _, _) => run(&Target::Sqlite(path), from),
+        (None, Some(path), _) => run(&Target::File(path), from),
+        (None, None, Some(table)) => run(&Target::MysqlTable(table), from),
+        (None, None, None) => {
+            eprintln!("error: name a store: --sqlite PATH, --file PATH or --mysql-table TABLE");
+            ExitCode::from(USAGE)
         }
     }
 }
 
-/// Runs the suite on one store; progress and notes go to stderr.
-fn run_suite(spec: &StoreSpec, settings: Settings) -> Result<RunReport, u8> {
+/// Runs the suite on one store; progress and notes go to stderr. An error is a store
+/// that could not be opened at all.
+fn run_suite(spec: &StoreSpec, settings: Settings) -> Result<RunReport, String> {
     let suite = Suite::embedded();
     let total = suite.cases().len();
     let mut done = 0;
@@ -384,22 +449,22 @@ fn run_suite(spec: &StoreSpec, settings: Settings) -> Result<RunReport, u8> {
     );
     runtime()
         .block_on(suite.run(&spec.name(), &spec.location(), &factory, settings, progress))
-        .map_err(|e| {
-            eprintln!("error: {e}");
-            SETUP_ERROR
-        })
+        .map_err(|e| e.to_string())
 }
 
 fn check(spec: &StoreSpec, settings: Settings, output: &Output) -> ExitCode {
     let mut report = match run_suite(spec, settings) {
         Ok(report) => report,
-        Err(code) => return ExitCode::from(code),
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::from(SETUP_ERROR);
+        }
     };
     if let Some(allow) = &output.allow {
         report.apply_allow(allow);
     }
     let reports = std::slice::from_ref(&report);
-    print!("{}", output.format.render(reports));
+    out!("{}", output.format.render(reports));
     if let Some(dir) = &output.report_dir
         && let Err(e) = write_reports(dir, reports)
     {
@@ -418,19 +483,26 @@ fn write_reports(dir: &std::path::Path, reports: &[RunReport]) -> std::io::Resul
     Ok(())
 }
 
-/// `tokenstore matrix`: every store, one HTML page and one Markdown table.
+/// `tokenstore matrix`: every store, one HTML page and one Markdown table. Every name
+/// is resolved before any store runs (a misspelled one fails at once), each server is
+/// kept for the whole run, and a store that cannot be reached is a column of SKIP
+/// with the reason.
 fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitCode {
-    let mut reports = Vec::new();
+    let mut resolved = Vec::with_capacity(stores.len());
     for store in stores {
-        let spec = match resolve(store, &[]) {
-            Ok((spec, _source)) => spec,
-            Err(code) => return ExitCode::from(code),
-        };
-        match run_suite(&spec, settings) {
-            Ok(report) => reports.push(report),
+        match resolve(store, &[]) {
+            Ok(r) => resolved.push((store, r)),
             Err(code) => return ExitCode::from(code),
         }
     }
+    let reports: Vec<RunReport> = resolved
+        .iter()
+        .map(|(name, r)| match r {
+            Resolved::Ready(spec, _source) => run_suite(spec, settings)
+                .unwrap_or_else(|why| not_run(&spec.name(), &spec.location(), &why, settings)),
+            Resolved::Unavailable(why) => not_run(name, "not reachable", why, settings),
+        })
+        .collect();
     let html = tokenstore_reports::html::matrix(&reports);
     let md = tokenstore_reports::markdown::matrix(&reports);
     let written = std::fs::create_dir_all(out)
@@ -446,10 +518,24 @@ fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitC
         eprintln!("error: cannot write the matrix to {}: {e}", out.display());
         return ExitCode::from(SETUP_ERROR);
     }
-    print!("{md}");
+    out!("{md}");
     eprintln!("wrote {}", out.join("matrix.html").display());
     let worst = reports.iter().map(RunReport::exit_code).max().unwrap_or(4);
     ExitCode::from(worst)
+}
+
+/// A matrix column for a store that could not be run: every clause skipped, with why.
+fn not_run(name: &str, location: &str, why: &str, settings: Settings) -> RunReport {
+    eprintln!("{name}: not run: {why}");
+    let caps = tokenstore_harness::Capabilities {
+        durable: false,
+        files: false,
+        limits: tokenstore_harness::Limits::NONE,
+    };
+    let info = tokenstore_harness::report::StoreInfo::new(name, location, &caps);
+    let mut report = RunReport::unavailable(info, &format!("not run: {why}"));
+    report.seed = settings.seed;
+    report
 }
 
 fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode {
@@ -458,13 +544,18 @@ fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode 
     } else {
         stores.to_vec()
     };
-    let mut specs = Vec::new();
+    let mut resolved = Vec::new();
     for name in &names {
         match resolve(name, &[]) {
-            Ok((spec, _source)) => specs.push(spec),
+            Ok(Resolved::Ready(spec, source)) => resolved.push((spec, source)),
+            Ok(Resolved::Unavailable(why)) => {
+                eprintln!("error: {name} is not reachable: {why}");
+                return ExitCode::from(SETUP_ERROR);
+            }
             Err(code) => return ExitCode::from(code),
         }
     }
+    let specs: Vec<StoreSpec> = resolved.iter().map(|(spec, _)| spec.clone()).collect();
     let work = if quick {
         Workload::QUICK
     } else {
@@ -477,7 +568,7 @@ fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode 
             return ExitCode::from(SETUP_ERROR);
         }
     };
-    print!("{}", bench::table(&results));
+    out!("{}", bench::table(&results));
     let written = std::fs::create_dir_all(out)
         .and_then(|()| std::fs::write(out.join("bench.json"), bench::json(&results, work)))
         .map_err(|e| e.to_string())

@@ -2,6 +2,8 @@
 //! and fail none of the reference stores.
 
 use tokenstore_harness::report::RunReport;
+
+use crate::outln;
 use tokenstore_harness::{Factory, Settings, Suite, runtime};
 use tokenstore_stores::StoreSpec;
 use tokenstore_stores::mutants::{self, Bug};
@@ -20,7 +22,13 @@ fn run(name: &str, factory: &Factory, settings: Settings) -> Result<RunReport, S
 pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, String> {
     let mut ok = 0;
     let mut bad = 0;
-    println!("{:<22} {:<32} result", "mutant", "must fail");
+    outln!(
+        "selftest: seed {} ({} random sequences); replay with --seed {}",
+        settings.seed,
+        settings.cases,
+        settings.seed
+    );
+    outln!("{:<22} {:<32} result", "mutant", "must fail");
     for bug in Bug::ALL {
         let report = run(&bug.name(), &mutants::factory(bug), settings)?;
         let caught = report.failing();
@@ -39,20 +47,20 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
             }
         }
         let all: Vec<&str> = caught.into_iter().collect();
-        println!(
+        outln!(
             "{:<22} {:<32} {verdict} (failed: {})",
             bug.name(),
             bug.clause(),
             all.join(", ")
         );
-        println!("{:<22}   {}", "", bug.description());
+        outln!("{:<22}   {}", "", bug.description());
         if verdict == "caught" {
             ok += 1
         } else {
             bad += 1
         }
     }
-    println!();
+    outln!("");
     for spec in references {
         let report = run(
             &spec.name(),
@@ -62,18 +70,18 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
         let caught = report.failing();
         if caught.is_empty() {
             ok += 1;
-            println!("reference store {:<10} passes every clause", spec.name());
+            outln!("reference store {:<10} passes every clause", spec.name());
         } else {
             bad += 1;
             let all: Vec<&str> = caught.into_iter().collect();
-            println!(
+            outln!(
                 "reference store {:<10} FAILS {}",
                 spec.name(),
                 all.join(", ")
             );
         }
     }
-    println!("\n{ok} passed, {bad} failed");
+    outln!("\n{ok} passed, {bad} failed");
     Ok(bad == 0)
 }
 

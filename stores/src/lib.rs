@@ -12,6 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokenstore_harness::{Factory, Fixture, StoreError, TokenStore, factory, fixtures};
 
 pub mod adapter;
+pub mod crash_writer;
 pub mod file;
 pub mod list;
 pub mod memory;
@@ -75,13 +76,19 @@ impl PartialEq for StoreSpec {
     }
 }
 
+/// Every form of store the command line takes, for errors and `--help`.
+pub const STORE_FORMS: &str = "memory, list, sqlite, sqlite:DIR, sqlite::memory:, file, \
+     file:DIR, mysql (the server in TOKENSTORE_MYSQL_URL), mysql://USER:PASSWORD@HOST:PORT/DB, \
+     mutant:NAME (see `tokenstore mutants`), or --adapter -- COMMAND… for a store in another \
+     language";
+
 /// A store the CLI cannot name. Never repeats a MySQL URL, which may hold a password.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UnknownStore {
-    #[error(
-        "unknown store {0:?}: expected memory, list, sqlite, sqlite:DIR, sqlite::memory: or mysql://…"
-    )]
+    #[error("unknown store {0:?}: expected {STORE_FORMS}")]
     Name(String),
+    #[error("unknown mutant {0:?}: expected one of {names}", names = mutants::names())]
+    Mutant(String),
     #[error("{0}")]
     MysqlUrl(String),
 }
@@ -106,11 +113,14 @@ impl FromStr for StoreSpec {
                 }),
                 Err(e) => Err(UnknownStore::MysqlUrl(e.to_string())),
             },
-            _ if s.starts_with("mutant:") => mutants::Bug::ALL
-                .into_iter()
-                .find(|b| Some(b.name().as_str()) == s.strip_prefix("mutant:"))
-                .map(StoreSpec::Mutant)
-                .ok_or_else(|| UnknownStore::Name(s.to_owned())),
+            _ if s.starts_with("mutant:") => {
+                let name = &s["mutant:".len()..];
+                mutants::Bug::ALL
+                    .into_iter()
+                    .find(|b| b.name() == name)
+                    .map(StoreSpec::Mutant)
+                    .ok_or_else(|| UnknownStore::Mutant(name.to_owned()))
+            }
             _ => match s.strip_prefix("sqlite:") {
                 Some(dir) if !dir.is_empty() => Ok(StoreSpec::SqliteFile {
                     dir: Some(PathBuf::from(dir)),
@@ -188,25 +198,33 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Each fresh store is a new database file in a new temporary directory under
 /// `parent`; the directory goes with the fixture's teardown, after every instance.
 pub fn sqlite_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
-    file_backed(parent, writer, "tokens.db", "--sqlite", |p| {
-        SqliteStore::open(p)
-    })
+    file_backed(
+        parent,
+        writer,
+        "tokens.db",
+        crash_writer::Target::Sqlite,
+        |p| SqliteStore::open(p),
+    )
 }
 
 /// As [`sqlite_factory`], for the CSV file store.
 pub fn file_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
-    file_backed(parent, writer, "tokens.csv", "--file", |p| {
-        FileStore::open(p)
-    })
+    file_backed(
+        parent,
+        writer,
+        "tokens.csv",
+        crash_writer::Target::File,
+        |p| FileStore::open(p),
+    )
 }
 
 /// Fixtures for a store kept in one file: a second instance opens the same file, and
-/// the crash writer is `<writer> crash-writer <flag> <file>`.
+/// the crash writer is `<writer> crash-writer --sqlite|--file <file>`.
 fn file_backed<S: TokenStore + 'static>(
     parent: PathBuf,
     writer: Option<PathBuf>,
     file: &'static str,
-    flag: &'static str,
+    target: fn(PathBuf) -> crash_writer::Target,
     open: fn(&std::path::Path) -> Result<S, StoreError>,
 ) -> Factory {
     fixtures(move || {
@@ -224,14 +242,12 @@ fn file_backed<S: TokenStore + 'static>(
                 async move { open(&path) }
             });
             if let Some(program) = writer {
+                let target = target(path);
                 fixture = fixture.with_writer(move |from| {
                     let mut command = std::process::Command::new(&program);
                     command
-                        .arg("crash-writer")
-                        .arg(flag)
-                        .arg(&path)
-                        .arg("--from")
-                        .arg(from.to_string());
+                        .arg(crash_writer::SUBCOMMAND)
+                        .args(target.args(from));
                     command
                 });
             }
@@ -256,14 +272,12 @@ pub fn mysql_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
                 async move { MysqlServer::new(url.expose_secret())?.store(&table).await }
             });
             if let Some(program) = writer {
+                let target = crash_writer::Target::MysqlTable(table);
                 fixture = fixture.with_writer(move |from| {
                     let mut command = std::process::Command::new(&program);
                     command
-                        .arg("crash-writer")
-                        .arg("--mysql-table")
-                        .arg(&table)
-                        .arg("--from")
-                        .arg(from.to_string())
+                        .arg(crash_writer::SUBCOMMAND)
+                        .args(target.args(from))
                         // The URL holds a password: the environment, not the command line.
                         .env(mysql_server::URL_VAR, url.expose_secret());
                     command

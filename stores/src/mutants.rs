@@ -124,6 +124,11 @@ impl Bug {
     }
 }
 
+/// Every mutant's name, comma-separated.
+pub fn names() -> String {
+    Bug::ALL.map(Bug::name).join(", ")
+}
+
 /// A list store with one bug.
 pub struct MutantStore {
     bug: Bug,

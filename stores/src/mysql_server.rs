@@ -56,6 +56,20 @@ impl MysqlSource {
     }
 }
 
+/// What `TOKENSTORE_REQUIRE` and `--require` may name: a backend or a tool whose
+/// tests must run rather than be skipped for want of it.
+pub const REQUIRABLE: [&str; 3] = ["mysql", "python", "junit-xsd"];
+
+/// The first name in `TOKENSTORE_REQUIRE` that is not one of [`REQUIRABLE`].
+pub fn unknown_required() -> Option<String> {
+    let value = std::env::var(REQUIRE_VAR).ok()?;
+    value
+        .split(',')
+        .map(str::trim)
+        .find(|b| !b.is_empty() && !REQUIRABLE.contains(b))
+        .map(str::to_owned)
+}
+
 /// True when `TOKENSTORE_REQUIRE` names `backend`.
 pub fn required(backend: &str) -> bool {
     std::env::var(REQUIRE_VAR).is_ok_and(|v| v.split(',').any(|b| b.trim() == backend))

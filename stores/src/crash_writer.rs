@@ -1,0 +1,123 @@
+//! The writer process that `durability.crash` kills: opens a reference store's data
+//! and saves tokens until killed (see [`tokenstore_harness::crash_writer`]). The
+//! `tokenstore` binary runs it as `tokenstore crash-writer …`; a test binary can be its
+//! own writer with [`main_if_asked`], so that its durable stores are fully checked.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tokenstore_harness::runtime;
+
+use crate::{FileStore, MysqlServer, SqliteStore, mysql_server};
+
+/// The first word of a writer's command line.
+pub const SUBCOMMAND: &str = "crash-writer";
+
+/// The data a writer opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Sqlite(PathBuf),
+    File(PathBuf),
+    /// A table on the server named by `TOKENSTORE_MYSQL_URL`.
+    MysqlTable(String),
+}
+
+impl Target {
+    /// The arguments that name this target and the first save, after [`SUBCOMMAND`].
+    pub fn args(&self, from: u64) -> Vec<String> {
+        let (flag, value) = match self {
+            Target::Sqlite(p) => ("--sqlite", p.display().to_string()),
+            Target::File(p) => ("--file", p.display().to_string()),
+            Target::MysqlTable(t) => ("--mysql-table", t.clone()),
+        };
+        vec![
+            flag.to_owned(),
+            value,
+            "--from".to_owned(),
+            from.to_string(),
+        ]
+    }
+}
+
+/// Opens the target and saves crash tokens from `from` on until killed; the exit
+/// code when it cannot.
+pub fn run(target: &Target, from: u64) -> ExitCode {
+    let outcome = runtime().block_on(async {
+        match target {
+            Target::Sqlite(path) => {
+                let store = SqliteStore::open(path).map_err(|e| e.to_string())?;
+                tokenstore_harness::crash_writer(&store, from).await
+            }
+            Target::File(path) => {
+                let store = FileStore::open(path).map_err(|e| e.to_string())?;
+                tokenstore_harness::crash_writer(&store, from).await
+            }
+            Target::MysqlTable(table) => {
+                let url = std::env::var(mysql_server::URL_VAR)
+                    .map_err(|_| format!("{} is not set", mysql_server::URL_VAR))?;
+                let server = MysqlServer::new(&url).map_err(|e| e.to_string())?;
+                let store = server.store(table).await.map_err(|e| e.to_string())?;
+                tokenstore_harness::crash_writer(&store, from).await
+            }
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+/// For a test binary's `main`: when this process was started as a writer
+/// (`<binary> crash-writer --sqlite PATH --from N`), runs it and gives its exit code.
+pub fn main_if_asked() -> Option<ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) != Some(SUBCOMMAND) {
+        return None;
+    }
+    Some(match parse(&args[1..]) {
+        Ok((target, from)) => run(&target, from),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    })
+}
+
+fn parse(args: &[String]) -> Result<(Target, u64), String> {
+    let mut target = None;
+    let mut from = 0;
+    let mut words = args.iter();
+    while let Some(flag) = words.next() {
+        let value = words.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--sqlite" => target = Some(Target::Sqlite(value.into())),
+            "--file" => target = Some(Target::File(value.into())),
+            "--mysql-table" => target = Some(Target::MysqlTable(value.clone())),
+            "--from" => from = value.parse().map_err(|_| "--from takes a number")?,
+            _ => return Err(format!("unknown argument {flag}")),
+        }
+    }
+    let target = target.ok_or("name a store: --sqlite PATH, --file PATH or --mysql-table TABLE")?;
+    Ok((target, from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_parses_back_from_its_arguments() {
+        for target in [
+            Target::Sqlite("/tmp/a b/tokens.db".into()),
+            Target::File("tokens.csv".into()),
+            Target::MysqlTable("tokenstore_1".into()),
+        ] {
+            assert_eq!(parse(&target.args(7)), Ok((target, 7)));
+        }
+        assert!(parse(&["--sqlite".to_owned()]).is_err());
+        assert!(parse(&[]).is_err());
+    }
+}
