@@ -12,9 +12,6 @@ print(json.dumps({"protocol": "tokenstore-adapter/1", "store": mode,
                   "capabilities": {"durable": False, "files": [], "limits": {}}}), flush=True)
 for line in sys.stdin:
     request = json.loads(line)
-    if request.get("op") == "reset":
-        print(json.dumps({"id": request["id"], "ok": None}), flush=True)
-        continue
     if mode == "crash":
         sys.exit(1)
     if mode == "hang":

@@ -1,5 +1,10 @@
 """Token stores written against the Zoho SDK's TokenStore interface, for the adapter's
-tests: one that follows the contract, and three with one bug each."""
+tests: one that follows the contract, and several with one bug each."""
+
+import contextlib
+import functools
+import threading
+import time
 
 from zohocrmsdk.src.com.zoho.api.authenticator.store.token_store import TokenStore
 from zohocrmsdk.src.com.zoho.crm.api.user_signature import UserSignature
@@ -29,8 +34,9 @@ def fill(token, row):
         if getattr(token, GET[k])() in (None, ""):
             getattr(token, s)(row.get(k))
     sig = token.get_user_signature()
-    if (sig is None or not sig.get_name()) and row.get("user_name"):
-        token.set_user_signature(UserSignature(row["user_name"]))
+    if sig is None or not sig.get_name():
+        user = row.get("user_name")
+        token.set_user_signature(UserSignature(user) if user else None)
     return token
 
 
@@ -43,14 +49,24 @@ def blank():
     return t
 
 
+def locked(method):
+    """One operation at a time: the store is shared between a web application's threads."""
+    @functools.wraps(method)
+    def run(self, *args):
+        with self.lock:
+            return method(self, *args)
+    return run
+
+
 class ConformingStore(TokenStore):
     """The contract, in memory."""
 
-    tokenstore_capabilities = {"durable": False, "limits": {}}
+    tokenstore_capabilities = {"durable": False, "limits": {}, "errors": "typed"}
 
     def __init__(self):
         self.rows = []
         self.counter = 0
+        self.lock = threading.RLock()
 
     def equal(self, stored, wanted):
         return stored == wanted
@@ -78,6 +94,7 @@ class ConformingStore(TokenStore):
     def no_key(self):
         return None
 
+    @locked
     def find_token(self, token):
         t = read(token)
         if not self.candidates(t):
@@ -92,6 +109,7 @@ class ConformingStore(TokenStore):
                     if i != own and other[field] is not None and self.equal(other[field], row[field]):
                         raise Conflict("another token already holds this " + field)
 
+    @locked
     def save_token(self, token):
         t = read(token)
         at = next((i for i, r in enumerate(self.rows) if t["id"] and r["id"] == t["id"]), None)
@@ -108,26 +126,32 @@ class ConformingStore(TokenStore):
             raise InvalidInput("the token cannot be inserted: it needs a key and a token")
         self.check_unique(t, None)
         if t["id"] is None:
-            taken = {r["id"] for r in self.rows}
-            while True:
-                self.counter += 1
-                if str(self.counter) not in taken:
-                    break
-            t["id"] = str(self.counter)
+            t["id"] = self.new_id()
         self.rows.append(t)
         token.set_id(t["id"])
 
+    def new_id(self):
+        taken = {r["id"] for r in self.rows}
+        while True:
+            self.counter += 1
+            if str(self.counter) not in taken:
+                return str(self.counter)
+
+    @locked
     def delete_token(self, id):
         if not id:
             raise InvalidInput("the id is empty")
         self.rows = [r for r in self.rows if r["id"] != id]
 
+    @locked
     def get_tokens(self):
         return [fill(blank(), r) for r in self.rows]
 
+    @locked
     def delete_tokens(self):
         self.rows = []
 
+    @locked
     def find_token_by_id(self, id):
         if not id:
             raise InvalidInput("the id is empty")
@@ -162,3 +186,56 @@ class ByIdRaisesStore(ConformingStore):
         if found is None:
             raise KeyError("no token with id " + id)
         return found
+
+
+class UnlockedStore(ConformingStore):
+    """Bug: no lock. Looks for the row, then inserts: two threads saving one new user
+    both insert (the second then fails on the key it cannot share)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = contextlib.nullcontext()
+
+    def locate(self, t):
+        found = super().locate(t)
+        time.sleep(0)  # another thread may run here, as it may at any bytecode
+        return found
+
+
+class MaxIdStore(ConformingStore):
+    """Bug: a new id is max(id) + 1, read before the row is written, without a lock
+    around the two (the SDK DBStore's way, in Python)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lock = contextlib.nullcontext()
+
+    def new_id(self):
+        numbers = [int(r["id"]) for r in list(self.rows) if r["id"].isdigit()]
+        time.sleep(0)
+        return str(max(numbers, default=0) + 1)
+
+
+class NotThreadSafeStore(ConformingStore):
+    """Correct, but declares that it must not be shared between threads."""
+
+    tokenstore_capabilities = dict(ConformingStore.tokenstore_capabilities, thread_safe=False)
+
+
+class KeepsEmptyStore(ConformingStore):
+    """Bug: keeps "" as a value and returns it (the SDK's FileStore writes "" for None)."""
+
+    @locked
+    def save_token(self, token):
+        super().save_token(token)
+        raw = {k: getattr(token, g)() for k, g in GET.items()}
+        for row in self.rows:
+            if row["id"] == token.get_id():
+                row.update({k: v for k, v in raw.items() if v == ""})
+
+
+class DeleteAllRaisesStore(ConformingStore):
+    """Bug: delete_tokens raises. Every other check must still run on it."""
+
+    def delete_tokens(self):
+        raise RuntimeError("delete_tokens is broken")

@@ -527,11 +527,7 @@ fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitC
 /// A matrix column for a store that could not be run: every clause skipped, with why.
 fn not_run(name: &str, location: &str, why: &str, settings: Settings) -> RunReport {
     eprintln!("{name}: not run: {why}");
-    let caps = tokenstore_harness::Capabilities {
-        durable: false,
-        files: false,
-        limits: tokenstore_harness::Limits::NONE,
-    };
+    let caps = tokenstore_harness::Capabilities::default();
     let info = tokenstore_harness::report::StoreInfo::new(name, location, &caps);
     let mut report = RunReport::unavailable(info, &format!("not run: {why}"));
     report.seed = settings.seed;

@@ -131,6 +131,18 @@ impl Case {
         }
     }
 
+    fn is_concurrency(&self) -> bool {
+        matches!(
+            self,
+            Case::Builtin(
+                Builtin::Distinct
+                    | Builtin::SameUser
+                    | Builtin::ReadDuringWrite
+                    | Builtin::MultiInstance
+            )
+        )
+    }
+
     pub fn clauses(&self) -> Vec<String> {
         match self {
             Case::Scenario(s) => s.clauses.clone(),
@@ -181,6 +193,12 @@ impl Case {
         } = factory().await?;
         // On its own task, so that a store that panics fails this case (and the
         // teardown still runs) instead of ending the run.
+        if self.is_concurrency() && !store.capabilities().thread_safe {
+            if let Some(teardown) = teardown {
+                teardown.await;
+            }
+            return Ok(Err(not_shareable()));
+        }
         let case = self.clone();
         let trace = scenario::Trace::default();
         let traced = trace.clone();
@@ -230,6 +248,15 @@ fn open_failure(e: SetupError) -> Failure {
         vec!["open a second instance on the same data".to_owned()],
         "it opens",
         e.to_string(),
+    )
+}
+
+fn not_shareable() -> Failure {
+    Failure::new(
+        vec!["read the store's declaration".to_owned()],
+        "a store that may be shared between threads, as the SDK shares it",
+        "the store declares that it must not be shared between threads (thread_safe: false); \
+         allow the concurrency clauses (--allow) if your application never shares it",
     )
 }
 

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::fixture::SharedStore;
 use crate::report::Failure;
@@ -15,12 +15,12 @@ use crate::token::{Field, Token};
 /// New users saved by `concurrency.distinct`.
 pub const DISTINCT_USERS: usize = 1000;
 /// The racing checks run rounds of `WORKERS` calls, `BATCH` rounds at a time, until
-/// `OVERLAPS` rounds had calls that overlapped in time (at most `MAX_BATCHES`
+/// `TOGETHER_ROUNDS` rounds had calls that started together (at most `MAX_BATCHES`
 /// batches): enough that a race with a window of a few nanoseconds is caught in 99
 /// of 100 runs on a loaded 2-core machine (`stores/tests/race_detection.rs`).
 pub const WORKERS: usize = 8;
 pub const BATCH: usize = 64;
-pub const OVERLAPS: usize = 256;
+pub const TOGETHER_ROUNDS: usize = 256;
 pub const MAX_BATCHES: usize = 64;
 
 fn failure(what: &str, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
@@ -115,27 +115,6 @@ where
     })
 }
 
-/// The rounds in which at least two calls ran at the same time.
-fn overlapping_rounds<T>(answers: &[Answer<T>]) -> usize {
-    let mut by_round: HashMap<usize, Vec<(Instant, Instant)>> = HashMap::new();
-    for (_, r, _, span) in answers {
-        by_round.entry(*r).or_default().push(*span);
-    }
-    by_round
-        .into_values()
-        .filter(|spans| {
-            let mut spans = spans.clone();
-            spans.sort();
-            let mut end = None;
-            spans.iter().any(|(s, e)| {
-                let overlaps = end.is_some_and(|end| *s < end);
-                end = end.max(Some(*e));
-                overlaps
-            })
-        })
-        .count()
-}
-
 /// Spins (yielding the CPU now and then, so that a thread that has not arrived yet
 /// gets to run on a loaded machine) until `done`.
 fn spin_until(done: impl Fn() -> bool) {
@@ -148,6 +127,27 @@ fn spin_until(done: impl Fn() -> bool) {
             std::hint::spin_loop();
         }
     }
+}
+
+/// Two calls that start within this much of each other started together: what a
+/// check-then-write race needs to show.
+const TOGETHER: Duration = Duration::from_micros(2);
+
+/// The rounds in which at least two calls started together (see [`TOGETHER`]). On a
+/// loaded machine, where a spinning thread may be preempted, fewer rounds do.
+fn rounds_started_together<T>(answers: &[Answer<T>]) -> usize {
+    let mut by_round: HashMap<usize, Vec<Instant>> = HashMap::new();
+    for (_, r, _, (start, _)) in answers {
+        by_round.entry(*r).or_default().push(*start);
+    }
+    by_round
+        .into_values()
+        .filter(|starts| {
+            let mut starts = starts.clone();
+            starts.sort();
+            starts.windows(2).any(|w| w[1] - w[0] <= TOGETHER)
+        })
+        .count()
 }
 
 /// A call's worker, round, result, and when it started and ended.
@@ -169,9 +169,9 @@ fn first_error<T>(what: &str, answers: &[Answer<T>]) -> Result<(), Failure> {
 }
 
 /// Runs batches of [`BATCH`] rounds of [`WORKERS`] racing calls until at least
-/// `min_rounds` rounds ran and [`OVERLAPS`] of them had calls that really ran at the
-/// same time (at most [`MAX_BATCHES`] batches): a loaded machine gets more rounds,
-/// not a weaker check. `call` gets the worker and the round, numbered across batches.
+/// `min_rounds` rounds ran and [`TOGETHER_ROUNDS`] of them had calls that started
+/// together (at most [`MAX_BATCHES`] batches): a loaded machine gets more rounds, not
+/// a weaker check. `call` gets the worker and the round, numbered across batches.
 /// Stops at the first failed call; every call has returned when this does.
 async fn race<T, F, Fut>(stores: &[SharedStore], min_rounds: usize, call: F) -> Vec<Answer<T>>
 where
@@ -180,9 +180,9 @@ where
     Fut: Future<Output = Result<T, String>> + Send + 'static,
 {
     let mut all = Vec::new();
-    let mut overlapped = 0;
+    let mut together = 0;
     for batch in 0..MAX_BATCHES {
-        if batch * BATCH >= min_rounds && overlapped >= OVERLAPS {
+        if batch * BATCH >= min_rounds && together >= TOGETHER_ROUNDS {
             break;
         }
         let call = call.clone();
@@ -190,7 +190,7 @@ where
             call(store, w, batch * BATCH + r)
         })
         .await;
-        overlapped += overlapping_rounds(&answers);
+        together += rounds_started_together(&answers);
         let failed = answers.iter().any(|(_, _, a, _)| a.is_err());
         all.extend(
             answers

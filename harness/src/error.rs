@@ -26,6 +26,10 @@ pub enum StoreError {
     /// The save would give a row a key value that another row holds.
     #[error("another token already holds this {field}")]
     Conflict { field: Field },
+    /// The store refused the call without saying why (a store behind an adapter whose
+    /// errors are untyped); counts as a refusal only for such a store.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The backend failed (I/O, connection, server).
     #[error("backend failure: {message}")]
     Backend {
@@ -58,6 +62,7 @@ impl StoreError {
             StoreError::InvalidInput(_) => ErrorKind::InvalidInput,
             StoreError::LimitExceeded { .. } => ErrorKind::LimitExceeded,
             StoreError::Conflict { .. } => ErrorKind::Conflict,
+            StoreError::Refused(_) => ErrorKind::Refused,
             StoreError::Backend { .. } => ErrorKind::Backend,
         }
     }
@@ -80,7 +85,32 @@ pub enum ErrorKind {
     InvalidInput,
     LimitExceeded,
     Conflict,
+    /// A refusal of an unknown kind (untyped stores only).
+    Refused,
     Backend,
+}
+
+impl ErrorKind {
+    /// The kind a scenario file names (`"InvalidInput"`, …).
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        [
+            ErrorKind::InvalidInput,
+            ErrorKind::LimitExceeded,
+            ErrorKind::Conflict,
+            ErrorKind::Refused,
+            ErrorKind::Backend,
+        ]
+        .into_iter()
+        .find(|k| k.to_string() == name)
+    }
+
+    /// Whether an error of this kind answers where `expected` is due: the same kind,
+    /// or, for a store whose errors are untyped, any refusal where a refusal is due.
+    /// A backend failure is never a refusal: a store that crashes on an input does
+    /// not pass a check by crashing.
+    pub fn answers(self, expected: ErrorKind, typed: bool) -> bool {
+        self == expected || (!typed && self == ErrorKind::Refused && expected != ErrorKind::Backend)
+    }
 }
 
 impl std::fmt::Display for ErrorKind {

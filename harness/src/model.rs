@@ -109,9 +109,8 @@ impl Model {
 impl TokenStore for Model {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            durable: false,
-            files: false,
             limits: self.limits,
+            ..Capabilities::default()
         }
     }
 

@@ -190,6 +190,16 @@ impl Ids {
     }
 }
 
+/// Whether the store's outcome agrees with the model's in kind: both succeed, or both
+/// fail with errors that answer each other (see [`crate::ErrorKind::answers`]).
+fn agree<T, U>(want: &Result<T, StoreError>, got: &Result<U, StoreError>, typed: bool) -> bool {
+    match (want, got) {
+        (Ok(_), Ok(_)) => true,
+        (Err(w), Err(g)) => g.kind().answers(w.kind(), typed),
+        _ => false,
+    }
+}
+
 fn kind<T>(r: &Result<T, StoreError>) -> String {
     match r {
         Ok(_) => "success".to_owned(),
@@ -219,6 +229,7 @@ async fn step<S: TokenStore + ?Sized>(
     store: &S,
     ids: &mut Ids,
 ) -> Result<(), (String, String)> {
+    let typed = store.capabilities().typed_errors;
     match op {
         Op::Save(g) => {
             let (want, got) = (
@@ -237,26 +248,26 @@ async fn step<S: TokenStore + ?Sized>(
                     ids.pair(mid, sid, given.as_deref(), reused)
                         .map_err(|e| (e.clone(), format!("id {sid:?}")))
                 }
-                _ if kind(&want) == kind(&got) => Ok(()),
+                _ if agree(&want, &got, typed) => Ok(()),
                 _ => Err((kind(&want), kind(&got))),
             }
         }
         Op::Find(g) => {
             let want = model.find_token(&ids.token(g, false)).await;
             let got = store.find_token(&ids.token(g, true)).await;
-            compare_found(want, got, ids)
+            compare_found(want, got, ids, typed)
         }
         Op::FindById(a) => {
             let want = model.find_token_by_id(&ids.arg(a, false)).await;
             let got = store.find_token_by_id(&ids.arg(a, true)).await;
-            compare_found(want, got, ids)
+            compare_found(want, got, ids, typed)
         }
         Op::Delete(a) => {
             let (want, got) = (
                 model.delete_token(&ids.arg(a, false)).await,
                 store.delete_token(&ids.arg(a, true)).await,
             );
-            if kind(&want) == kind(&got) {
+            if agree(&want, &got, typed) {
                 Ok(())
             } else {
                 Err((kind(&want), kind(&got)))
@@ -284,7 +295,7 @@ async fn step<S: TokenStore + ?Sized>(
         }
         Op::DeleteTokens => {
             let (want, got) = (model.delete_tokens().await, store.delete_tokens().await);
-            if kind(&want) == kind(&got) {
+            if agree(&want, &got, typed) {
                 Ok(())
             } else {
                 Err((kind(&want), kind(&got)))
@@ -297,6 +308,7 @@ fn compare_found(
     want: Result<Option<Token>, StoreError>,
     got: Result<Option<Token>, StoreError>,
     ids: &Ids,
+    typed: bool,
 ) -> Result<(), (String, String)> {
     match (want, got) {
         (Ok(w), Ok(g)) => {
@@ -307,7 +319,7 @@ fn compare_found(
                 Err((opt(&w), opt(&g)))
             }
         }
-        (w, g) if kind(&w) == kind(&g) => Ok(()),
+        (w, g) if agree(&w, &g, typed) => Ok(()),
         (w, g) => Err((kind(&w), kind(&g))),
     }
 }

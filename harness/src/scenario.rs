@@ -7,7 +7,7 @@ use tokenstore_scenarios::{
     Expect, IdSpec, Length, RelativeLength, Scenario, Step, TokenSpec, ValueSpec,
 };
 
-use crate::error::StoreError;
+use crate::error::{ErrorKind, StoreError};
 use crate::key::LookupKey;
 use crate::report::Failure;
 use crate::store::{Capabilities, Limits, TokenStore};
@@ -69,6 +69,7 @@ pub async fn run_traced<S: TokenStore + ?Sized>(
     let mut run = Run {
         store,
         limits: store.capabilities().limits,
+        typed: store.capabilities().typed_errors,
         bindings: HashMap::new(),
         live: HashMap::new(),
         trace: trace.clone(),
@@ -108,6 +109,8 @@ struct Run<'s, S: ?Sized> {
     limits: Limits,
     /// Names bound to ids by earlier saves.
     bindings: HashMap<String, String>,
+    /// The store's errors say their kind (see [`Capabilities::typed_errors`]).
+    typed: bool,
     /// Binding names whose rows have not been deleted since, by id.
     live: HashMap<String, String>,
     /// Each step as run, and every secret value the scenario has used.
@@ -309,6 +312,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         what: &str,
     ) -> Result<(), Mismatch> {
         let got = self.check_result(got, None, what)?.flatten();
+        no_empty_values(got.iter())?;
         if got.as_ref() != want {
             return Err(mismatch(
                 format!("{what}: {}", describe_opt(want)),
@@ -328,6 +332,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         let Some(found) = self.check_result(got, error, op)? else {
             return Ok(());
         };
+        no_empty_values(found.iter())?;
         let want = match expect {
             None => return Ok(()),
             Some(Expect::Nothing) => None,
@@ -368,9 +373,11 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
 
     async fn get_tokens(&mut self) -> Result<Vec<Token>, Mismatch> {
         let got = self.store.get_tokens().await;
-        Ok(self
+        let rows = self
             .check_result(got, None, "get_tokens")?
-            .unwrap_or_default())
+            .unwrap_or_default();
+        no_empty_values(rows.iter())?;
+        Ok(rows)
     }
 
     /// Checks success or the expected error kind. `Ok(Some(v))` on an expected success,
@@ -401,7 +408,11 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         }
         match (got, error) {
             (Ok(v), None) => Ok(Some(v)),
-            (Err(e), Some(kind)) if e.kind().to_string() == kind => Ok(None),
+            (Err(e), Some(kind))
+                if ErrorKind::from_name(kind).is_some_and(|k| e.kind().answers(k, self.typed)) =>
+            {
+                Ok(None)
+            }
             (Ok(v), Some(kind)) => {
                 let m = mismatch(format!("error {kind}"), format!("success: {v:?}"));
                 Err(match refusal_clause(op, kind) {
@@ -490,6 +501,21 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             }
         }
     }
+}
+
+/// A store never hands back `""`: the contract says it is absent. (Only a store behind
+/// an adapter can: a Rust store's tokens cannot hold `""`.)
+fn no_empty_values<'t>(tokens: impl Iterator<Item = &'t Token>) -> Result<(), Mismatch> {
+    for t in tokens {
+        if let Some(field) = t.empty_fields().next() {
+            return Err(mismatch(
+                format!("{field} absent (an empty value is never stored or returned)"),
+                format!("{field} is \"\" in {}", describe(t)),
+            )
+            .breaking("value.empty"));
+        }
+    }
+    Ok(())
 }
 
 /// Compares two row sets, ignoring order.

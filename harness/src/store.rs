@@ -42,7 +42,9 @@ pub trait TokenStore: Sync {
 /// A store chosen at run time.
 pub type BoxedStore = Box<DynTokenStore<'static>>;
 
-/// What a store declares about itself.
+/// What a store declares about itself. `Capabilities::default()` is a store that is
+/// not durable, keeps no files, declares no limits, may be shared between threads
+/// and says which kind each error is; state only what differs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capabilities {
     /// Keeps every acknowledged write across a drop and reopen, and across a crash.
@@ -51,6 +53,25 @@ pub struct Capabilities {
     pub files: bool,
     /// The longest value the store keeps, per field.
     pub limits: Limits,
+    /// May be called from several threads at once (the contract asks it; a store that
+    /// must not be shared says so here, and fails `concurrency.*` unless allowed).
+    pub thread_safe: bool,
+    /// Its errors say their kind. A store in a language whose stores raise one
+    /// exception type for everything (the SDK's `SDKException`) is untyped: a refusal
+    /// of any kind then counts where the contract names a kind.
+    pub typed_errors: bool,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Capabilities {
+            durable: false,
+            files: false,
+            limits: Limits::NONE,
+            thread_safe: true,
+            typed_errors: true,
+        }
+    }
 }
 
 /// Per-field maximum lengths in characters; `None` means no declared limit

@@ -101,13 +101,18 @@ impl Value {
 
 /// An OAuth token as the SDK stores it.
 ///
-/// Every field is optional; an empty string is the same as an absent value and is
-/// never held (the setters normalise it away). `Debug` shows public fields and
+/// Every field is optional; an empty string means the same as an absent value: it is
+/// never held as a value, and [`Token::get`] gives `None` for it. The token remembers
+/// which fields were *given* as `""` ([`Token::raw`]), so that a store in another
+/// language can be sent `""` as such, and a store that hands `""` back is seen doing
+/// it ([`Token::empty_fields`]); equality ignores it. `Debug` shows public fields and
 /// `[REDACTED]` for secrets. There is deliberately no `Serialize`: a token can
 /// only leave the process through code that reads each field by name.
 #[derive(Clone, Default)]
 pub struct Token {
     values: [Option<Value>; 10],
+    /// One bit per field given as `""`.
+    empty: u16,
 }
 
 impl Token {
@@ -120,8 +125,14 @@ impl Token {
         self.values[field.index()].as_ref().map(Value::as_str)
     }
 
-    /// Sets `field`; `None` and `Some("")` both make it absent.
+    /// Sets `field`; `None` and `Some("")` both make it absent (`""` is remembered as
+    /// given, see [`Token::raw`]).
     pub fn set(&mut self, field: Field, value: Option<&str>) {
+        let bit = 1 << field.index();
+        self.empty = match value {
+            Some("") => self.empty | bit,
+            _ => self.empty & !bit,
+        };
         self.values[field.index()] = match value {
             None | Some("") => None,
             Some(v) if field.is_secret() => Some(Value::Secret(SecretString::from(v))),
@@ -133,6 +144,23 @@ impl Token {
     pub fn with(mut self, field: Field, value: &str) -> Self {
         self.set(field, Some(value));
         self
+    }
+
+    /// The value as given: `Some("")` for a field given as `""`, otherwise as
+    /// [`Token::get`]. For adapters, which pass `""` on as its own value.
+    pub fn raw(&self, field: Field) -> Option<&str> {
+        match self.empty & (1 << field.index()) {
+            0 => self.get(field),
+            _ => Some(""),
+        }
+    }
+
+    /// The fields given as `""`: a store that returns such a token keeps or hands back
+    /// `""`, which the contract says is absent (`value.empty`).
+    pub fn empty_fields(&self) -> impl Iterator<Item = Field> + '_ {
+        Field::ALL
+            .into_iter()
+            .filter(|f| self.empty & (1 << f.index()) != 0)
     }
 
     pub fn has(&self, field: Field) -> bool {
@@ -249,6 +277,22 @@ mod tests {
             .with(Field::AccessToken, "");
         assert!(t.is_empty());
         assert_eq!(t.get(Field::UserName), None);
+    }
+
+    #[test]
+    fn a_field_given_as_empty_is_absent_but_remembered() {
+        let t = Token::new()
+            .with(Field::ApiDomain, "")
+            .with(Field::UserName, "u");
+        assert_eq!(t.get(Field::ApiDomain), None);
+        assert_eq!(t.raw(Field::ApiDomain), Some(""));
+        assert_eq!(t.raw(Field::ClientId), None);
+        assert_eq!(t.empty_fields().collect::<Vec<_>>(), [Field::ApiDomain]);
+        assert_eq!(t, Token::new().with(Field::UserName, "u"));
+        assert_eq!(
+            t.clone().with(Field::ApiDomain, "d").empty_fields().count(),
+            0
+        );
     }
 
     #[test]

@@ -40,7 +40,11 @@ struct Shared {
     caps: Capabilities,
     /// The adapter can run the crash writer (see ADAPTERS.md).
     crash_writer: bool,
-    files: Vec<PathBuf>,
+    /// The adapter makes a fresh store on fresh storage when asked (`fresh`), so one
+    /// process can serve every check.
+    fresh: bool,
+    /// The files the current store keeps its tokens in.
+    files: Mutex<Vec<PathBuf>>,
     stdin: tokio::sync::Mutex<ChildStdin>,
     pending: Pending,
     /// Why the adapter can no longer answer, once it cannot.
@@ -85,9 +89,11 @@ impl AdapterStore {
             .map_err(|e| StoreError::backend("adapter: reading the handshake", e))?
             .ok_or_else(|| adapter_error("the process exited before its handshake"))?;
         let (name, caps, files) = handshake(&hello)?;
-        let crash_writer = serde_json::from_str::<Value>(&hello)
-            .map(|h| h["capabilities"]["crash_writer"] == json!(true))
-            .unwrap_or(false);
+        let declared = |flag: &str| {
+            serde_json::from_str::<Value>(&hello)
+                .map(|h| h["capabilities"][flag] == json!(true))
+                .unwrap_or(false)
+        };
         let pending: Pending = Arc::default();
         let broken = Arc::new(Mutex::new(None));
         tokio::spawn(read_responses(lines, pending.clone(), broken.clone()));
@@ -99,8 +105,9 @@ impl AdapterStore {
             shared: Arc::new(Shared {
                 name,
                 caps,
-                crash_writer,
-                files,
+                crash_writer: declared("crash_writer"),
+                fresh: declared("fresh"),
+                files: Mutex::new(files),
                 stdin: tokio::sync::Mutex::new(stdin),
                 pending,
                 broken,
@@ -121,14 +128,20 @@ impl AdapterStore {
         &self.shared.name
     }
 
-    /// Empties the store (`reset`): a fresh store for the next check.
-    pub async fn reset(&self) -> Result<(), StoreError> {
-        self.call(json!({"op": "reset"})).await.map(|_| ())
+    /// Whether the adapter makes fresh stores when asked (see [`AdapterStore::fresh`]).
+    pub fn makes_fresh_stores(&self) -> bool {
+        self.shared.fresh
     }
 
-    /// Drops the store object and makes it again from the same configuration (`reopen`).
-    pub async fn reopen(&self) -> Result<(), StoreError> {
-        self.call(json!({"op": "reopen"})).await.map(|_| ())
+    /// Drops the adapter's store and makes a new one as if the adapter had been started
+    /// with `command` (`fresh`): a fresh store on fresh storage for the next check,
+    /// made without the store's own `delete_tokens`.
+    pub async fn fresh(&self, command: &[String]) -> Result<(), StoreError> {
+        let answer = self
+            .call(json!({"op": "fresh", "command": command}))
+            .await?;
+        *lock(&self.shared.files) = files_of(&answer);
+        Ok(())
     }
 
     async fn call(&self, mut request: Value) -> Result<Value, StoreError> {
@@ -195,24 +208,32 @@ fn handshake(line: &str) -> Result<(String, Capabilities, Vec<PathBuf>), StoreEr
             .collect();
         limits = Limits::from_pairs(&declared);
     }
-    let files: Vec<PathBuf> = caps["files"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| f.as_str().map(PathBuf::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let files = files_of(caps);
     let capabilities = Capabilities {
         durable: caps["durable"].as_bool().unwrap_or(false),
         files: !files.is_empty(),
         limits,
+        // An adapter that does not say it may be shared between threads may not.
+        thread_safe: caps["thread_safe"].as_bool().unwrap_or(false),
+        typed_errors: caps["errors"].as_str() != Some("untyped"),
     };
     Ok((
         hello["store"].as_str().unwrap_or("adapter").to_owned(),
         capabilities,
         files,
     ))
+}
+
+/// The `files` list of a handshake's capabilities or of a `fresh` answer.
+fn files_of(value: &Value) -> Vec<PathBuf> {
+    value["files"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(PathBuf::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Hands each response to its caller; on EOF or a line out of protocol, marks the
@@ -265,6 +286,7 @@ fn answer(response: &Value) -> Result<Value, StoreError> {
             Some("Conflict") => StoreError::Conflict {
                 field: field.unwrap_or(Field::UserName),
             },
+            Some("Refused") => StoreError::Refused(message),
             _ => StoreError::Backend {
                 message,
                 source: None,
@@ -277,10 +299,12 @@ fn answer(response: &Value) -> Result<Value, StoreError> {
         .ok_or_else(|| adapter_error("a response with neither ok nor error"))
 }
 
+/// A token on the wire. A field given as `""` goes as `""`: whether the store keeps,
+/// matches or returns it is what `value.empty` checks.
 fn to_json(token: &Token) -> Value {
-    let map: Map<String, Value> = token
-        .fields()
-        .map(|(f, v)| (f.name().to_owned(), json!(v)))
+    let map: Map<String, Value> = Field::ALL
+        .into_iter()
+        .filter_map(|f| token.raw(f).map(|v| (f.name().to_owned(), json!(v))))
         .collect();
     Value::Object(map)
 }
@@ -311,7 +335,7 @@ impl TokenStore for AdapterStore {
     }
 
     fn files(&self) -> Vec<PathBuf> {
-        self.shared.files.clone()
+        lock(&self.shared.files).clone()
     }
 
     async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {

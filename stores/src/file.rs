@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use tokenstore_harness::{Capabilities, Limits, StoreError, Token, TokenStore, require_id};
+use tokenstore_harness::{Capabilities, StoreError, Token, TokenStore, require_id};
 
 use crate::list::{Row, Rows};
 
@@ -200,7 +200,7 @@ impl TokenStore for FileStore {
         Capabilities {
             durable: true,
             files: true,
-            limits: Limits::NONE,
+            ..Capabilities::default()
         }
     }
 

@@ -292,41 +292,91 @@ pub fn mysql_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
     })
 }
 
-/// One adapter process for the whole run, emptied with `reset` for each fresh store;
-/// a second instance (for multi-instance and reopen checks) is a second process on the
-/// same configuration, as a second application would be.
+/// Fresh stores behind an adapter: each on fresh storage, never emptied with the
+/// store's own `delete_tokens` (a store whose `delete_tokens` is broken is still
+/// checked on everything else). Each fixture gets a new temporary directory and a new
+/// table name, which replace `{dir}` and `{table}` in the command's words (the
+/// working directory stays this process's, so relative paths and imports work). An adapter that can make a fresh store on
+/// request (`fresh` in its handshake) serves every check from one process; another
+/// is started anew for each check. A second instance (multi-instance, reopen) and the
+/// crash writer are new processes on the same words and directory.
 pub fn adapter_factory(command: Vec<String>) -> Factory {
-    let main: Arc<tokio::sync::Mutex<Option<AdapterStore>>> = Arc::default();
+    let reusable: Arc<tokio::sync::Mutex<Option<AdapterStore>>> = Arc::default();
     let command = Arc::new(command);
+    let made = Arc::new(std::sync::atomic::AtomicU64::new(0));
     fixtures(move || {
-        let (main, command) = (main.clone(), command.clone());
+        let (reusable, command, made) = (reusable.clone(), command.clone(), made.clone());
         async move {
-            let mut slot = main.lock().await;
-            let store = match slot.as_ref() {
-                Some(store) => store.clone(),
-                None => slot.insert(AdapterStore::spawn(&command).await?).clone(),
-            };
-            drop(slot);
-            store.reset().await?;
-            let crash_writer = store.has_crash_writer();
-            let again = command.clone();
-            let mut fixture = Fixture::new(store).with_reopen(move || {
-                let command = again.clone();
-                async move { AdapterStore::spawn(&command).await }
+            let dir = tempfile::Builder::new()
+                .prefix("tokenstore-adapter-")
+                .tempdir()
+                .map_err(|e| StoreError::backend("create a temporary directory", e))?;
+            let n = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let table = format!("tokenstore_{}_{n}", std::process::id());
+            let words = Arc::new(with_placeholders(&command, dir.path(), &table));
+            let store = fresh_adapter(&reusable, &words).await?;
+            let again = words.clone();
+            let mut fixture = Fixture::new(store.clone()).with_reopen(move || {
+                let words = again.clone();
+                async move { AdapterStore::spawn(&words).await }
             });
-            if crash_writer {
-                let writer = command.clone();
+            if store.has_crash_writer() {
                 fixture = fixture.with_writer(move |from| {
-                    let mut child = std::process::Command::new(&writer[0]);
+                    let mut child = std::process::Command::new(&words[0]);
                     child
-                        .args(&writer[1..])
+                        .args(&words[1..])
                         .env("TOKENSTORE_ADAPTER_CRASH_FROM", from.to_string());
                     child
                 });
             }
-            Ok::<_, BoxError>(fixture)
+            Ok::<_, BoxError>(fixture.with_teardown(async move { drop(dir) }))
         }
     })
+}
+
+/// A fresh adapter store for one check: from the reusable process when there is one,
+/// else from a new process (kept for reuse when it can make fresh stores). A fresh
+/// store that is not empty is a setup error: the check would start on other data.
+async fn fresh_adapter(
+    reusable: &tokio::sync::Mutex<Option<AdapterStore>>,
+    words: &[String],
+) -> Result<AdapterStore, BoxError> {
+    let mut slot = reusable.lock().await;
+    let store = match slot.as_ref() {
+        Some(store) => {
+            store.fresh(words).await?;
+            store.clone()
+        }
+        None => {
+            let store = AdapterStore::spawn(words).await?;
+            if store.makes_fresh_stores() {
+                *slot = Some(store.clone());
+            }
+            store
+        }
+    };
+    drop(slot);
+    // A store whose get_tokens fails cannot be verified empty; the checks will say why.
+    if let Ok(rows) = store.get_tokens().await
+        && !rows.is_empty()
+    {
+        return Err(format!(
+            "the fresh store already holds {} token(s): give it fresh storage with {{dir}} \
+             or {{table}} in the adapter's arguments (ADAPTERS.md)",
+            rows.len()
+        )
+        .into());
+    }
+    Ok(store)
+}
+
+/// The command's words with `{dir}` and `{table}` replaced.
+fn with_placeholders(command: &[String], dir: &std::path::Path, table: &str) -> Vec<String> {
+    let dir = dir.display().to_string();
+    command
+        .iter()
+        .map(|w| w.replace("{dir}", &dir).replace("{table}", table))
+        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use tokenstore_harness::{
-    Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
 };
 
 /// One row: the ten columns, `id` first.
@@ -120,11 +120,7 @@ impl ListStore {
 
 impl TokenStore for ListStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: false,
-            files: false,
-            limits: Limits::NONE,
-        }
+        Capabilities::default()
     }
 
     fn files(&self) -> Vec<PathBuf> {

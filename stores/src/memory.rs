@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokenstore_harness::{
-    Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
 };
 
 /// An in-memory store: fast, shared between threads, gone when dropped.
@@ -120,11 +120,7 @@ impl MemoryStore {
 
 impl TokenStore for MemoryStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: false,
-            files: false,
-            limits: Limits::NONE,
-        }
+        Capabilities::default()
     }
 
     fn files(&self) -> Vec<PathBuf> {

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokenstore_harness::{
-    Capabilities, Factory, Field, Fixture, Limits, LookupKey, StoreError, Token, TokenStore,
-    fixtures, insertable, require_id,
+    Capabilities, Factory, Field, Fixture, LookupKey, StoreError, Token, TokenStore, fixtures,
+    insertable, require_id,
 };
 
 /// One way to break the contract.
@@ -320,8 +320,7 @@ impl TokenStore for MutantStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             durable: self.bug == Bug::ClaimsDurability,
-            files: false,
-            limits: Limits::NONE,
+            ..Capabilities::default()
         }
     }
 

@@ -100,6 +100,23 @@ impl MysqlServer {
         Ok(store)
     }
 
+    /// How many connections this pool has opened so far: those it holds or lends now
+    /// and those it has discarded. Other clients of the server do not count.
+    pub fn connections_opened(&self) -> usize {
+        use std::sync::atomic::Ordering::Relaxed;
+        let m = self.pool.metrics();
+        [
+            &m.connection_count,
+            &m.discarded_superfluous_connection,
+            &m.discarded_unestablished_connection,
+            &m.discarded_expired_connection,
+            &m.discarded_error_during_cleanup,
+        ]
+        .iter()
+        .map(|n| n.load(Relaxed))
+        .sum()
+    }
+
     /// A connection from the pool, for statements outside a store (tests, tools).
     pub async fn conn(&self) -> Result<Conn, StoreError> {
         self.pool
@@ -471,8 +488,8 @@ impl TokenStore for MysqlStore {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             durable: true,
-            files: false,
             limits: Limits::sdk_schema(),
+            ..Capabilities::default()
         }
     }
 

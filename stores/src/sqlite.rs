@@ -240,6 +240,7 @@ impl TokenStore for SqliteStore {
             files: self.path.is_some(),
             // The SDK's column sizes, so a token this store accepts fits the SDK's table.
             limits: Limits::sdk_schema(),
+            ..Capabilities::default()
         }
     }
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use tokenstore_harness::libtest_mimic::{Arguments, Completion, Failed, Trial, run};
-use tokenstore_harness::{Field, RunReport, Settings, Status, Suite, Token, TokenStore, runtime};
+use tokenstore_harness::{Field, RunReport, Settings, Suite, Token, TokenStore, runtime};
 use tokenstore_stores::{AdapterStore, FileStore, adapter_factory};
 
 const PYTHON_VAR: &str = "TOKENSTORE_PYTHON";
@@ -51,12 +51,7 @@ fn check(command: Vec<String>) -> Result<RunReport, Failed> {
 
 fn expect_failures(python: &str, class: &str, expected: &[&str]) -> Result<(), Failed> {
     let report = check(shim(python, &[&format!("tests_store:{class}")]))?;
-    let got = report.failing();
-    let want: BTreeSet<&str> = expected.iter().copied().collect();
-    if got != want {
-        return Err(format!("{class}: failed {got:?}, expected {want:?}").into());
-    }
-    Ok(())
+    same_clauses(class, &report, expected)
 }
 
 fn misbehaving(mode: &'static str) -> Result<(), Failed> {
@@ -65,7 +60,6 @@ fn misbehaving(mode: &'static str) -> Result<(), Failed> {
     let started = Instant::now();
     let outcome = runtime().block_on(async {
         let store = AdapterStore::spawn(&command).await?;
-        store.reset().await?;
         let probe = Token::new().with(Field::UserName, "a@example.com");
         store.find_token(&probe).await?;
         Ok::<_, tokenstore_harness::StoreError>(())
@@ -134,22 +128,69 @@ fn file_interop(python: &str) -> Result<(), Failed> {
     })
 }
 
-/// The SDK's own FileStore: the run completes and reports; what it fails is a finding
-/// for the README, not a failure of this test.
+/// What the README says the SDK's FileStore fails (its findings).
+const SDK_FILE_STORE_FAILS: &[&str] = &[
+    "by-id.miss",
+    "concurrency.distinct",
+    "concurrency.multi-instance",
+    "concurrency.read-during-write",
+    "concurrency.same-user",
+    "delete.miss",
+    "delete.one",
+    "durability.crash",
+    "find.precedence",
+    "flow.remove-twice",
+    "flow.start-by-id",
+    "model.sequences",
+    "save.guard",
+    "save.keep-absent",
+    "save.key-unique",
+    "save.update-by-id",
+    "security.injection",
+    "value.empty",
+    "value.limit",
+    "value.roundtrip",
+];
+
+/// The SDK's own FileStore, each check on a new file (`{dir}`): it fails exactly the
+/// clauses the README records.
 fn sdk_file_store(python: &str) -> Result<(), Failed> {
-    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let path = dir.path().join("tokens.csv").to_string_lossy().into_owned();
     let report = check(shim(
         python,
         &[
             "--durable",
             "zohocrmsdk.src.com.zoho.api.authenticator.store.file_store:FileStore",
-            &path,
+            "{dir}/tokens.csv",
         ],
     ))?;
-    eprintln!("the SDK's FileStore fails: {:?}", report.failing());
-    if report.clauses.iter().all(|c| c.status == Status::Skip) {
-        return Err("nothing ran".into());
+    same_clauses("the SDK's FileStore", &report, SDK_FILE_STORE_FAILS)?;
+    readme_records("FileStore", SDK_FILE_STORE_FAILS)
+}
+
+/// The README's findings name as many clauses as the run fails, and each of them.
+fn readme_records(store: &str, expected: &[&str]) -> Result<(), Failed> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let heading = format!("**{store}** fails {} clauses", expected.len());
+    let Some(at) = readme.find(&heading) else {
+        return Err(format!("README.md does not say {heading:?}").into());
+    };
+    let section = &readme[at..];
+    let section = &section[..section[2..].find("\n**").map_or(section.len(), |e| e + 2)];
+    match expected
+        .iter()
+        .find(|c| !section.contains(&format!("`{c}`")))
+    {
+        Some(c) => Err(format!("README.md's {store} findings do not name `{c}`").into()),
+        None => Ok(()),
+    }
+}
+
+fn same_clauses(what: &str, report: &RunReport, expected: &[&str]) -> Result<(), Failed> {
+    let got = report.failing();
+    let want: BTreeSet<&str> = expected.iter().copied().collect();
+    if got != want {
+        return Err(format!("{what}: failed {got:?}, expected {want:?}").into());
     }
     Ok(())
 }
@@ -165,11 +206,6 @@ fn mysql_parts() -> Option<[String; 5]> {
     let db = db.split('?').next()?;
     Some([host, db, user, password, port].map(str::to_owned))
 }
-
-/// The SDK README's table: the same columns, a primary key on id, nothing else.
-const SDK_TABLE: &str = "(id varchar(10) NOT NULL, user_name varchar(255), client_id varchar(255), \
-    client_secret varchar(255), refresh_token varchar(255), access_token varchar(255), grant_token varchar(255), \
-    expiry_time varchar(20), redirect_url varchar(255), api_domain varchar(255), PRIMARY KEY (id))";
 
 fn db_store_command(python: &str, parts: &[String; 5], table: &str) -> Vec<String> {
     let [host, db, user, password, port] = parts;
@@ -203,17 +239,78 @@ fn execute(server: &tokenstore_stores::MysqlServer, statement: String) -> Result
     })
 }
 
-/// The SDK's own DBStore on the SDK README's table: the run completes and reports.
+/// What the README says the SDK's DBStore fails (its findings).
+const SDK_DB_STORE_FAILS: &[&str] = &[
+    "by-id.miss",
+    "concurrency.distinct",
+    "concurrency.multi-instance",
+    "concurrency.read-during-write",
+    "concurrency.same-user",
+    "delete.empty",
+    "delete.one",
+    "durability.crash",
+    "durability.reopen",
+    "find.by-grant",
+    "find.by-refresh",
+    "find.exact",
+    "find.no-key",
+    "flow.reconsent",
+    "flow.revoke",
+    "flow.start-by-id",
+    "id.stable",
+    "id.unique",
+    "model.sequences",
+    "save.keep-absent",
+    "save.key-unique",
+    "save.update-by-id",
+    "save.update-by-key",
+    "security.injection",
+    "value.empty",
+];
+
+/// The SDK's own DBStore, each check on a new table of the SDK README's shape
+/// (`{table}`): it fails exactly the clauses the README records.
 fn sdk_db_store(python: &str) -> Result<(), Failed> {
     let parts = mysql_parts().ok_or("TOKENSTORE_MYSQL_URL is not set")?;
     let url = std::env::var("TOKENSTORE_MYSQL_URL").map_err(|e| Failed::from(e.to_string()))?;
     let server =
         tokenstore_stores::MysqlServer::new(&url).map_err(|e| Failed::from(e.to_string()))?;
-    let table = format!("tokenstore_sdk_{}", std::process::id());
-    execute(&server, format!("CREATE TABLE {table} {SDK_TABLE}"))?;
-    let report = check(db_store_command(python, &parts, &table));
-    execute(&server, format!("DROP TABLE {table}"))?;
-    eprintln!("the SDK's DBStore fails: {:?}", report?.failing());
+    let [host, db, user, password, port] = &parts;
+    let report = check(shim(
+        python,
+        &[
+            "--durable",
+            "--sdk-limits",
+            "sdk_fresh_table:DBStoreOnNewTable",
+            host,
+            db,
+            user,
+            password,
+            port,
+            "{table}",
+        ],
+    ));
+    drop_tables_of_this_process(&server)?;
+    same_clauses("the SDK's DBStore", &report?, SDK_DB_STORE_FAILS)?;
+    readme_records("DBStore", SDK_DB_STORE_FAILS)
+}
+
+/// Drops the tables the adapter checks made (`tokenstore_<pid>_<n>`).
+fn drop_tables_of_this_process(server: &tokenstore_stores::MysqlServer) -> Result<(), Failed> {
+    use mysql_async::prelude::Queryable;
+    let pattern = format!("tokenstore\\_{}\\_%", std::process::id());
+    let tables: Vec<String> = runtime().block_on(async {
+        let mut conn = server.conn().await.map_err(|e| Failed::from(e.to_string()))?;
+        conn.exec(
+            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?",
+            (pattern,),
+        )
+        .await
+        .map_err(|e| Failed::from(e.to_string()))
+    })?;
+    for table in tables {
+        execute(server, format!("DROP TABLE `{table}`"))?;
+    }
     Ok(())
 }
 
@@ -274,7 +371,7 @@ fn main() -> ExitCode {
         ));
     }
     type Check = fn(&str) -> Result<(), Failed>;
-    let with_sdk: [(&str, Check); 8] = [
+    let with_sdk: [(&str, Check); 13] = [
         ("adapter::python::conforming-store-passes", |p| {
             expect_failures(p, "ConformingStore", &[])
         }),
@@ -306,12 +403,54 @@ fn main() -> ExitCode {
                     "by-id.miss",
                     "delete.one",
                     "flow.start-by-id",
-                    "id.no-reuse",
                     "model.sequences",
                     "security.injection",
                 ],
             )
         }),
+        ("adapter::python::unlocked-store-fails-concurrency", |p| {
+            expect_failures(p, "UnlockedStore", &["concurrency.same-user"])
+        }),
+        ("adapter::python::max-id-store-fails-concurrency", |p| {
+            expect_failures(
+                p,
+                "MaxIdStore",
+                &[
+                    "concurrency.distinct",
+                    "concurrency.same-user",
+                    "id.unique",
+                    "value.limit",
+                ],
+            )
+        }),
+        (
+            "adapter::python::not-thread-safe-store-fails-concurrency",
+            |p| {
+                expect_failures(
+                    p,
+                    "NotThreadSafeStore",
+                    &[
+                        "concurrency.distinct",
+                        "concurrency.read-during-write",
+                        "concurrency.same-user",
+                    ],
+                )
+            },
+        ),
+        (
+            "adapter::python::a-store-that-keeps-empty-values-fails-value-empty",
+            |p| expect_failures(p, "KeepsEmptyStore", &["value.empty"]),
+        ),
+        (
+            "adapter::python::a-broken-delete-tokens-fails-only-all-delete",
+            |p| {
+                expect_failures(
+                    p,
+                    "DeleteAllRaisesStore",
+                    &["all.delete", "model.sequences"],
+                )
+            },
+        ),
         (
             "adapter::python::file-interop-with-the-sdk-file-store",
             file_interop,

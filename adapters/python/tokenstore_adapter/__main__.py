@@ -5,6 +5,7 @@ import os
 import json
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from . import FIELDS, PROTOCOL, StoreError
 
@@ -37,38 +38,41 @@ GETTERS = {name: "get" + setter[3:] for name, setter in SETTERS.items()}
 
 def to_sdk(fields):
     """A protocol token as an OAuthToken, built the way the SDK's FileStore builds one:
-    every field set through its setter, absent ones as None."""
+    every field set through its setter, absent ones as None. "" stays "": the store
+    gets what the caller gave, and the harness checks what it does with it."""
     token = object.__new__(OAuthToken)
     for name, setter in SETTERS.items():
-        value = fields.get(name) or None
-        getattr(token, setter)(value)
-    user = fields.get("user_name") or None
+        getattr(token, setter)(fields.get(name))
+    user = fields.get("user_name")
     token.set_user_signature(UserSignature(user) if user is not None else None)
     return token
 
 
 def from_sdk(token):
-    """An OAuthToken as a protocol token; empty values are absent."""
+    """An OAuthToken as a protocol token, as the store left it: None is absent, and ""
+    is sent as "" (the contract says a store never returns it; the harness checks)."""
     out = {}
     for name, getter in GETTERS.items():
         value = getattr(token, getter)()
-        if value is not None and str(value) != "":
+        if value is not None:
             out[name] = str(value)
     signature = token.get_user_signature()
-    if signature is not None and signature.get_name():
+    if signature is not None and signature.get_name() is not None:
         out["user_name"] = signature.get_name()
     return {name: out[name] for name in FIELDS if name in out}
 
 
-def error_kind(exc):
-    """The protocol error kind of an exception a store raised."""
+def error_kind(exc, typed):
+    """The protocol error kind of an exception a store raised. The shim's own typed
+    errors say their kind. An SDKException is a refusal whose kind the SDK does not
+    say: "Refused", which counts where a refusal is due only for an untyped store.
+    Anything else (TypeError, KeyError, a driver's IntegrityError, ...) is a failure
+    of the store, "Backend": a store that crashes on an input does not pass a check
+    that asks it to refuse the input."""
     if isinstance(exc, StoreError):
         return exc.kind
-    if isinstance(exc, (ValueError, TypeError)):
-        return "InvalidInput"
-    # A unique-key violation from a database driver (mysql-connector's IntegrityError).
-    if type(exc).__name__ == "IntegrityError":
-        return "Conflict"
+    if not typed and SDKException is not None and isinstance(exc, SDKException):
+        return "Refused"
     return "Backend"
 
 
@@ -80,10 +84,12 @@ def error_message(exc):
 
 
 class Adapter:
-    def __init__(self, store_class, args):
-        self.store_class = store_class
-        self.args = args
-        self.store = store_class(*args)
+    """One store at a time, made from the options and constructor arguments of a
+    command line; `fresh` replaces it with one made from another command line."""
+
+    def __init__(self, argv):
+        self.options = parse_options(argv)
+        self.store = self.options["class"](*self.options["args"])
 
     def handle(self, request):
         op = request.get("op")
@@ -113,13 +119,15 @@ class Adapter:
         if op == "find_token_by_id":
             found = store.find_token_by_id(request.get("token_id"))
             return None if found is None else from_sdk(found)
-        if op == "reset":
-            store.delete_tokens()
-            return None
-        if op == "reopen":
-            self.store = self.store_class(*self.args)
-            return None
         raise InvalidRequest("unknown op %r" % (op,))
+
+    def fresh(self, request):
+        """A new store, as if this process had been started with the request's command
+        line (its last words are this shim's arguments)."""
+        words = request["command"][-len(sys.argv) + 1:]
+        self.options = parse_options(words)
+        self.store = self.options["class"](*self.options["args"])
+        return {"files": self.options["files"]}
 
 
 class InvalidRequest(Exception):
@@ -148,20 +156,56 @@ def crash_writer(adapter, first):
         k += 1
 
 
+USAGE = ("usage: python -m tokenstore_adapter [--durable] [--sdk-limits] [--threads N] "
+         "module:Class [args...]")
+
+
 def load(spec):
     module_name, _, class_name = spec.partition(":")
     if not class_name:
-        raise SystemExit("usage: python -m tokenstore_adapter [--durable] [--sdk-limits] module:Class [args...]")
+        raise SystemExit(USAGE)
     module = importlib.import_module(module_name)
     return getattr(module, class_name)
 
 
-def main(argv):
-    durable = "--durable" in argv
-    sdk_limits = "--sdk-limits" in argv
-    rest = [a for a in argv if a not in ("--durable", "--sdk-limits")]
+def parse_options(argv):
+    """The shim's options, the store class, its arguments and what it declares."""
+    words = list(argv)
+    threads = 8
+    if "--threads" in words:
+        at = words.index("--threads")
+        threads = int(words[at + 1])
+        del words[at:at + 2]
+    durable = "--durable" in words
+    sdk_limits = "--sdk-limits" in words
+    rest = [w for w in words if w not in ("--durable", "--sdk-limits")]
     if not rest:
-        raise SystemExit("usage: python -m tokenstore_adapter [--durable] [--sdk-limits] module:Class [args...]")
+        raise SystemExit(USAGE)
+    store_class = load(rest[0])
+    declared = getattr(store_class, "tokenstore_capabilities", {})
+    args = rest[1:]
+    # A durable store's constructor arguments that name files are its files.
+    files = declared.get("files") or [a for a in args if durable and os.path.isfile(a)]
+    return {
+        "class": store_class,
+        "args": args,
+        "threads": threads,
+        "files": files,
+        "capabilities": {
+            "durable": bool(declared.get("durable", durable)),
+            "files": files,
+            "limits": declared.get("limits", SDK_LIMITS if sdk_limits else {}),
+            # Web applications call the SDK's store from many threads: a store is
+            # taken to be thread-safe unless it says it is not.
+            "thread_safe": bool(declared.get("thread_safe", True)),
+            "errors": declared.get("errors", "untyped"),
+            "crash_writer": True,
+            "fresh": True,
+        },
+    }
+
+
+def main(argv):
     out = sys.stdout
     lock = threading.Lock()
 
@@ -173,35 +217,42 @@ def main(argv):
     if SDK_MISSING is not None:
         send({"protocol": PROTOCOL, "error": "the Zoho SDK is not installed: " + SDK_MISSING})
         return 3
-    store_class = load(rest[0])
-    declared = getattr(store_class, "tokenstore_capabilities", {})
-    adapter = Adapter(store_class, rest[1:])
+    adapter = Adapter(argv)
     crash_from = os.environ.get("TOKENSTORE_ADAPTER_CRASH_FROM")
     if crash_from is not None:
         crash_writer(adapter, int(crash_from))
-    # A durable store's constructor arguments that name files it created are its files.
-    files = declared.get("files") or [a for a in rest[1:] if durable and os.path.isfile(a)]
-    send({
-        "protocol": PROTOCOL,
-        "store": store_class.__name__,
-        "capabilities": {
-            "durable": bool(declared.get("durable", durable)),
-            "files": files,
-            "limits": declared.get("limits", SDK_LIMITS if sdk_limits else {}),
-            "thread_safe": False,
-            "crash_writer": True,
-        },
-    })
+    capabilities = adapter.options["capabilities"]
+    send({"protocol": PROTOCOL, "store": adapter.options["class"].__name__,
+          "capabilities": capabilities})
+    typed = capabilities["errors"] == "typed"
+
+    def answer(request, work):
+        try:
+            send({"id": request.get("id"), "ok": work(request)})
+        except InvalidRequest as exc:
+            send({"id": request.get("id"), "error": {"kind": "InvalidInput", "message": str(exc)}})
+        except Exception as exc:  # the store's failure, reported, never fatal
+            send({"id": request.get("id"),
+                  "error": {"kind": error_kind(exc, typed), "message": error_message(exc)}})
+
+    # A thread-safe store is called from a pool of threads, as a web application calls
+    # it; one that is not is called from one thread (and the harness reports it).
+    threads = adapter.options["threads"] if capabilities["thread_safe"] else 1
+    pool = ThreadPoolExecutor(max_workers=max(threads, 1))
+    running = []
     for line in sys.stdin:
         if not line.strip():
             continue
         request = json.loads(line)
-        try:
-            send({"id": request.get("id"), "ok": adapter.handle(request)})
-        except InvalidRequest as exc:
-            send({"id": request.get("id"), "error": {"kind": "InvalidInput", "message": str(exc)}})
-        except Exception as exc:  # the store's failure, reported, never fatal
-            send({"id": request.get("id"), "error": {"kind": error_kind(exc), "message": error_message(exc)}})
+        if request.get("op") == "fresh":
+            wait(running)
+            running = []
+            answer(request, adapter.fresh)
+            continue
+        running = [f for f in running if not f.done()]
+        running.append(pool.submit(answer, request, adapter.handle))
+    wait(running)
+    pool.shutdown()
     return 0
 
 

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use tokenstore_harness::{
-    Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
 };
 
 #[derive(Default)]
@@ -50,11 +50,7 @@ fn backend(what: &str) -> StoreError {
 
 impl TokenStore for BrokenStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: false,
-            files: false,
-            limits: Limits::NONE,
-        }
+        Capabilities::default()
     }
 
     fn files(&self) -> Vec<PathBuf> {
