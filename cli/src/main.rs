@@ -520,8 +520,16 @@ fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitC
     }
     out!("{md}");
     eprintln!("wrote {}", out.join("matrix.html").display());
-    let worst = reports.iter().map(RunReport::exit_code).max().unwrap_or(4);
-    ExitCode::from(worst)
+    // A failure anywhere fails the matrix; it ran nothing only if no store ran anything.
+    let codes: Vec<u8> = reports.iter().map(RunReport::exit_code).collect();
+    let code = if codes.contains(&1) {
+        1
+    } else if codes.iter().all(|c| *c == NOTHING_RAN) {
+        NOTHING_RAN
+    } else {
+        0
+    };
+    ExitCode::from(code)
 }
 
 /// A matrix column for a store that could not be run: every clause skipped, with why.

@@ -135,3 +135,163 @@ fn plain_mysql_without_a_server_is_skipped_unless_required() {
     assert_eq!(required.status.code(), Some(3), "{}", all_output(&required));
     assert!(all_output(&required).contains("required"));
 }
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn words_after_dashes_without_adapter_are_a_usage_error_not_a_check_of_sqlite() {
+    for args in [
+        &[
+            "check",
+            "--",
+            "python",
+            "-m",
+            "tokenstore_adapter",
+            "mod:Store",
+        ][..],
+        &["check", "memory", "--", "anything"][..],
+    ] {
+        let out = tokenstore(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(stderr(&out).contains("--adapter"), "{}", stderr(&out));
+    }
+    let both = tokenstore(&["check", "memory", "--adapter", "--", "python"]);
+    assert_eq!(both.status.code(), Some(2));
+}
+
+#[test]
+fn unknown_require_values_are_usage_errors() {
+    let out = tokenstore(&["check", "memory", "--require", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenstore"))
+        .args(["check", "memory"])
+        .env("TOKENSTORE_REQUIRE", "mysql,bogus")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bogus"), "{}", stderr(&out));
+    let help = stdout(&tokenstore(&["check", "--help"]));
+    for value in ["mysql", "python", "junit-xsd"] {
+        assert!(help.contains(value), "{help}");
+    }
+}
+
+#[test]
+fn errors_name_every_store_form_and_every_mutant() {
+    let err = stderr(&tokenstore(&["check", "nonsense"]));
+    for form in [
+        "file:DIR",
+        "sqlite:DIR",
+        "mysql://",
+        "mutant:NAME",
+        "--adapter",
+        " mysql ",
+    ] {
+        assert!(err.contains(form), "{form} missing: {err}");
+    }
+    let out = tokenstore(&["check", "mutant:nonsense"]);
+    assert_eq!(out.status.code(), Some(2));
+    let listed = stdout(&tokenstore(&["mutants"]));
+    for bug in tokenstore_stores::mutants::Bug::ALL {
+        assert!(stderr(&out).contains(&bug.name()), "{}", stderr(&out));
+        assert!(
+            listed.contains(&bug.name()) && listed.contains(bug.clause()),
+            "{listed}"
+        );
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tokenstore"))
+        .arg("clauses")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut first = String::new();
+    let stdout = child.stdout.take().expect("piped");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a line");
+    // The reader is gone now; the rest of the output meets a closed pipe.
+    let out = child.wait_with_output().expect("it ends");
+    assert!(first.starts_with("find."), "{first}");
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn the_closing_line_counts_every_clause() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let allow = dir.path().join("allow.txt");
+    std::fs::write(&allow, "id.unique  known\n").expect("written");
+    let out = tokenstore(&[
+        "check",
+        "mutant:TextMaxId",
+        "--seed",
+        "3",
+        "--cases",
+        "16",
+        "--allow",
+        allow.to_str().expect("utf-8"),
+    ]);
+    let text = stdout(&out);
+    let last = text.lines().last().unwrap_or_default();
+    let total: usize = last
+        .split(", ")
+        .filter_map(|part| part.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    assert_eq!(total, tokenstore_harness::clauses::CLAUSES.len(), "{last}");
+    assert!(last.contains("1 allowed"), "{last}");
+}
+
+#[test]
+fn every_format_names_the_seed() {
+    for format in ["human", "json", "junit", "markdown"] {
+        let text = stdout(&tokenstore(&[
+            "check", "memory", "--seed", "424242", "--cases", "4", "--format", format,
+        ]));
+        assert!(text.contains("424242"), "{format}: {text}");
+    }
+}
+
+#[test]
+fn a_matrix_fails_at_once_on_a_misspelled_store_and_skips_an_unreachable_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().join("m");
+    let out = tokenstore(&[
+        "matrix",
+        "memory",
+        "memroy",
+        "--out",
+        out_dir.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        !out_dir.exists(),
+        "nothing may run before every name is valid"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_tokenstore"))
+        .args(["matrix", "memory", "mysql", "--cases", "4", "--seed", "9"])
+        .arg("--out")
+        .arg(&out_dir)
+        .env_remove("TOKENSTORE_MYSQL_URL")
+        .env_remove("TOKENSTORE_REQUIRE")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let md = std::fs::read_to_string(out_dir.join("matrix.md")).expect("written");
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| `find.miss`"))
+        .expect("a row");
+    assert!(row.contains("PASS") && row.contains("SKIP"), "{row}");
+    let html = std::fs::read_to_string(out_dir.join("matrix.html")).expect("written");
+    assert!(html.contains("seed 9"), "the matrix names its seed");
+}

@@ -21,7 +21,7 @@ pub const DISTINCT_USERS: usize = 1000;
 pub const WORKERS: usize = 8;
 pub const BATCH: usize = 64;
 pub const TOGETHER_ROUNDS: usize = 256;
-pub const MAX_BATCHES: usize = 64;
+pub const MAX_BATCHES: usize = 16;
 
 fn failure(what: &str, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
     Failure::new(vec![what.to_owned()], expected, actual)
@@ -121,7 +121,7 @@ fn spin_until(done: impl Fn() -> bool) {
     let mut spins = 0u32;
     while !done() {
         spins = spins.wrapping_add(1);
-        if spins % 4096 == 0 {
+        if spins.is_multiple_of(4096) {
             std::thread::yield_now();
         } else {
             std::hint::spin_loop();

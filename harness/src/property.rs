@@ -406,15 +406,22 @@ async fn shrunk_failure(why: &str, ops: &[Op], limits: Limits, seed: u64, store:
         step: ops.len(),
         steps: vec![
             format!("seed {seed}: shrunk to {} operations ({head})", ops.len()),
-            format!(
-                "replay: run again with TOKENSTORE_SEED={seed} (tokenstore check {store}, or your cargo test)"
-            ),
+            replay_hint(seed),
         ],
         expected,
         actual,
         replay: Some(replay),
         breaks: Vec::new(),
     }
+}
+
+/// How to run the same sequences again, wherever the run came from.
+fn replay_hint(seed: u64) -> String {
+    format!(
+        "replay: the same seed gives the same sequences: `--seed {seed}` on the tokenstore \
+         command line (for an adapter: `tokenstore check --seed {seed} --adapter -- COMMAND…`), \
+         or TOKENSTORE_SEED={seed} in the environment of your own cargo test"
+    )
 }
 
 fn toml_str(s: &str) -> String {
@@ -440,8 +447,8 @@ async fn to_scenario(ops: &[Op], limits: Limits, seed: u64, store: &str) -> Stri
     // (model id, binding name)
     let mut names: Vec<(String, String)> = Vec::new();
     let mut out = format!(
-        "# Found by model.sequences on {store} with seed {seed}; replay with\n\
-         # TOKENSTORE_SEED={seed} tokenstore check {store}\n\
+        "# Found by model.sequences on {store} with seed {seed}; the same seed\n\
+         # (--seed {seed}, or TOKENSTORE_SEED={seed}) gives the same sequences\n\
          family = \"regression\"\n\n[[scenario]]\nname = \"seed-{seed}\"\n\
          clauses = [\"model.sequences\"]\n\
          description = \"A sequence model.sequences found and shrank.\"\n"

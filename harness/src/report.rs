@@ -83,10 +83,7 @@ impl std::fmt::Display for Failure {
             write!(f, "\n  breaks:   {}", self.breaks.join(", "))?;
         }
         if let Some(replay) = &self.replay {
-            write!(
-                f,
-                "\n  as a scenario file (run it with `tokenstore check --scenarios DIR`):\n"
-            )?;
+            write!(f, "\n  as a scenario file:\n")?;
             for line in replay.lines() {
                 write!(f, "\n    {line}")?;
             }
@@ -135,6 +132,9 @@ pub struct StoreInfo {
     pub files: bool,
     /// Declared maximum length per field; absent fields have no limit.
     pub limits: Vec<(&'static str, usize)>,
+    pub thread_safe: bool,
+    /// False when error kinds could not be checked (see `Capabilities::typed_errors`).
+    pub typed_errors: bool,
 }
 
 impl StoreInfo {
@@ -144,6 +144,8 @@ impl StoreInfo {
             location: location.to_owned(),
             durable: caps.durable,
             files: caps.files,
+            thread_safe: caps.thread_safe,
+            typed_errors: caps.typed_errors,
             limits: Field::ALL
                 .into_iter()
                 .filter_map(|f| caps.limits.get(f).map(|l| (f.name(), l)))

@@ -231,9 +231,10 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         if let Some(name) = same_id {
             let want = self.bound(name)?;
             if id != want {
+                // Rule 4.1 when the token's id names the row, else rule 4.2.
                 let rule = match token.id() {
-                    Some(_) => "save.update-by-id",
-                    None => "save.update-by-key",
+                    Some(given) if given == want => "save.update-by-id",
+                    _ => "save.update-by-key",
                 };
                 let what = match self.bindings.values().any(|b| *b == id) {
                     true => "the id of another row",
@@ -504,10 +505,11 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
 }
 
 /// A store never hands back `""`: the contract says it is absent. (Only a store behind
-/// an adapter can: a Rust store's tokens cannot hold `""`.)
+/// an adapter can: a Rust store's tokens cannot hold `""`, so for a Rust store this
+/// part of `value.empty` is kept by the type.)
 fn no_empty_values<'t>(tokens: impl Iterator<Item = &'t Token>) -> Result<(), Mismatch> {
     for t in tokens {
-        if let Some(field) = t.empty_fields().next() {
+        if let Some(field) = t.handed_back_empty().next() {
             return Err(mismatch(
                 format!("{field} absent (an empty value is never stored or returned)"),
                 format!("{field} is \"\" in {}", describe(t)),

@@ -104,8 +104,9 @@ impl Value {
 /// Every field is optional; an empty string means the same as an absent value: it is
 /// never held as a value, and [`Token::get`] gives `None` for it. The token remembers
 /// which fields were *given* as `""` ([`Token::raw`]), so that a store in another
-/// language can be sent `""` as such, and a store that hands `""` back is seen doing
-/// it ([`Token::empty_fields`]); equality ignores it. `Debug` shows public fields and
+/// language can be sent `""` as such; and a token decoded from such a store's answer
+/// remembers which fields it *handed back* as `""` ([`Token::handed_back_empty`]).
+/// Equality ignores both. `Debug` shows public fields and
 /// `[REDACTED]` for secrets. There is deliberately no `Serialize`: a token can
 /// only leave the process through code that reads each field by name.
 #[derive(Clone, Default)]
@@ -113,6 +114,8 @@ pub struct Token {
     values: [Option<Value>; 10],
     /// One bit per field given as `""`.
     empty: u16,
+    /// One bit per field a store handed back as `""`.
+    handed_back: u16,
 }
 
 impl Token {
@@ -155,12 +158,19 @@ impl Token {
         }
     }
 
-    /// The fields given as `""`: a store that returns such a token keeps or hands back
-    /// `""`, which the contract says is absent (`value.empty`).
-    pub fn empty_fields(&self) -> impl Iterator<Item = Field> + '_ {
+    /// Records that the store this token came from handed `field` back as `""` (for an
+    /// adapter decoding an answer; the field stays absent).
+    pub fn mark_handed_back_empty(&mut self, field: Field) {
+        self.set(field, None);
+        self.handed_back |= 1 << field.index();
+    }
+
+    /// The fields the store handed back as `""`, which the contract says it never does
+    /// (`value.empty`).
+    pub fn handed_back_empty(&self) -> impl Iterator<Item = Field> + '_ {
         Field::ALL
             .into_iter()
-            .filter(|f| self.empty & (1 << f.index()) != 0)
+            .filter(|f| self.handed_back & (1 << f.index()) != 0)
     }
 
     pub fn has(&self, field: Field) -> bool {
@@ -287,12 +297,17 @@ mod tests {
         assert_eq!(t.get(Field::ApiDomain), None);
         assert_eq!(t.raw(Field::ApiDomain), Some(""));
         assert_eq!(t.raw(Field::ClientId), None);
-        assert_eq!(t.empty_fields().collect::<Vec<_>>(), [Field::ApiDomain]);
+        assert_eq!(t.handed_back_empty().count(), 0);
         assert_eq!(t, Token::new().with(Field::UserName, "u"));
+        let given = t.clone().with(Field::ApiDomain, "d");
+        assert_eq!(given.raw(Field::ApiDomain), Some("d"));
+        let mut answer = Token::new();
+        answer.mark_handed_back_empty(Field::ClientId);
         assert_eq!(
-            t.clone().with(Field::ApiDomain, "d").empty_fields().count(),
-            0
+            answer.handed_back_empty().collect::<Vec<_>>(),
+            [Field::ClientId]
         );
+        assert_eq!(answer.get(Field::ClientId), None);
     }
 
     #[test]

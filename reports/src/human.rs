@@ -90,6 +90,15 @@ pub fn declared(report: &RunReport) -> String {
         }
         .to_owned(),
     ];
+    if !s.thread_safe {
+        parts.push("must not be shared between threads".to_owned());
+    }
+    if !s.typed_errors {
+        parts.push(
+            "errors untyped (a refusal of any kind counts where the contract names one; kinds not checked)"
+                .to_owned(),
+        );
+    }
     if s.limits.is_empty() {
         parts.push("no field limits".to_owned());
     } else {

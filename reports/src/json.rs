@@ -38,6 +38,8 @@ struct Store<'a> {
 struct Capabilities {
     durable: bool,
     files: bool,
+    thread_safe: bool,
+    typed_errors: bool,
     limits: BTreeMap<&'static str, usize>,
 }
 
@@ -102,6 +104,8 @@ fn document(report: &RunReport) -> Document<'_> {
             capabilities: Capabilities {
                 durable: s.durable,
                 files: s.files,
+                thread_safe: s.thread_safe,
+                typed_errors: s.typed_errors,
                 limits: s.limits.iter().copied().collect(),
             },
         },

@@ -318,6 +318,7 @@ fn from_json(value: &Value) -> Result<Option<Token>, StoreError> {
                 let field = Field::from_name(k)
                     .ok_or_else(|| adapter_error(format!("unknown field {k:?} in a token")))?;
                 match v {
+                    Value::String(s) if s.is_empty() => t.mark_handed_back_empty(field),
                     Value::String(s) => t.set(field, Some(s)),
                     Value::Null => {}
                     _ => return Err(adapter_error(format!("field {k} is not text"))),

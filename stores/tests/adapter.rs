@@ -145,12 +145,16 @@ const SDK_FILE_STORE_FAILS: &[&str] = &[
     "save.guard",
     "save.keep-absent",
     "save.key-unique",
-    "save.update-by-id",
+    "save.update-by-key",
     "security.injection",
     "value.empty",
     "value.limit",
     "value.roundtrip",
 ];
+
+/// The FileStore is not thread-safe: which of its threads' failures shows first
+/// varies, and colliding ids (`id.unique`) are seen in some runs only.
+const SDK_FILE_STORE_MAY_ALSO_FAIL: &[&str] = &["id.unique"];
 
 /// The SDK's own FileStore, each check on a new file (`{dir}`): it fails exactly the
 /// clauses the README records.
@@ -163,7 +167,13 @@ fn sdk_file_store(python: &str) -> Result<(), Failed> {
             "{dir}/tokens.csv",
         ],
     ))?;
-    same_clauses("the SDK's FileStore", &report, SDK_FILE_STORE_FAILS)?;
+    let failing = report.failing();
+    let also: BTreeSet<&str> = SDK_FILE_STORE_MAY_ALSO_FAIL.iter().copied().collect();
+    let steady: BTreeSet<&str> = failing.difference(&also).copied().collect();
+    let want: BTreeSet<&str> = SDK_FILE_STORE_FAILS.iter().copied().collect();
+    if steady != want {
+        return Err(format!("the SDK's FileStore: failed {failing:?}, expected {want:?}").into());
+    }
     readme_records("FileStore", SDK_FILE_STORE_FAILS)
 }
 

@@ -168,6 +168,12 @@ def load(spec):
     return getattr(module, class_name)
 
 
+def names_a_file(arg):
+    parent = os.path.dirname(arg)
+    return os.path.isfile(arg) or (parent != "" and os.path.isdir(parent)
+                                   and not os.path.isdir(arg))
+
+
 def parse_options(argv):
     """The shim's options, the store class, its arguments and what it declares."""
     words = list(argv)
@@ -184,8 +190,9 @@ def parse_options(argv):
     store_class = load(rest[0])
     declared = getattr(store_class, "tokenstore_capabilities", {})
     args = rest[1:]
-    # A durable store's constructor arguments that name files are its files.
-    files = declared.get("files") or [a for a in args if durable and os.path.isfile(a)]
+    # A durable store's constructor arguments that name files (or new files in an
+    # existing directory, such as '{dir}/tokens.csv') are its files.
+    files = declared.get("files") or [a for a in args if durable and names_a_file(a)]
     return {
         "class": store_class,
         "args": args,
