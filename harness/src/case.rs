@@ -205,7 +205,9 @@ impl Case {
         let outcome = tokio::spawn(async move {
             match (case, reopen) {
                 (Case::Scenario(s), _) => scenario::run_traced(&*store, &s, &traced).await,
-                (Case::Builtin(Builtin::Distinct), _) => concurrency::distinct(&[store]).await,
+                (Case::Builtin(Builtin::Distinct), _) => {
+                    concurrency::distinct(&[store], Builtin::Distinct.clause()).await
+                }
                 (Case::Builtin(Builtin::SameUser), _) => concurrency::same_user(&[store]).await,
                 (Case::Builtin(Builtin::ReadDuringWrite), _) => {
                     concurrency::read_during_write(&[store]).await
@@ -235,7 +237,7 @@ impl Case {
 
 async fn multi_instance(stores: [SharedStore; 2]) -> Result<(), Failure> {
     let started = std::time::Instant::now();
-    concurrency::distinct(&stores).await?;
+    concurrency::distinct(&stores, Builtin::MultiInstance.clause()).await?;
     if started.elapsed().as_secs() >= 1 {
         eprintln!("concurrency.multi-instance: distinct users done; same user next");
     }

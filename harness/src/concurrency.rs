@@ -20,8 +20,8 @@ pub const DISTINCT_USERS: usize = 1000;
 /// of 100 runs on a loaded 2-core machine (`stores/tests/race_detection.rs`).
 pub const WORKERS: usize = 8;
 pub const BATCH: usize = 64;
-pub const TOGETHER_ROUNDS: usize = 256;
-pub const MAX_BATCHES: usize = 16;
+pub const TOGETHER_ROUNDS: usize = 128;
+pub const MAX_BATCHES: usize = 8;
 
 fn failure(what: &str, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
     Failure::new(vec![what.to_owned()], expected, actual)
@@ -205,8 +205,10 @@ where
 }
 
 /// Workers racing in rounds save at least 1 000 distinct new users: every save
-/// succeeds, ids are distinct, and every row is there exactly once.
-pub async fn distinct(stores: &[SharedStore]) -> Result<(), Failure> {
+/// succeeds, ids are distinct, and every row is there exactly once. `clause` is the
+/// check's own (`concurrency.distinct`, or `concurrency.multi-instance` on two
+/// instances); colliding ids fail `id.unique` as well.
+pub async fn distinct(stores: &[SharedStore], clause: &str) -> Result<(), Failure> {
     let what = format!(
         "rounds of {WORKERS} workers saving distinct new users, at least {DISTINCT_USERS}, \
          on {} instance(s)",
@@ -232,7 +234,7 @@ pub async fn distinct(stores: &[SharedStore]) -> Result<(), Failure> {
             format!("{} distinct ids", saved.len()),
             format!("{} distinct ids: new rows got the same id", ids.len()),
         )
-        .breaking(&["concurrency.distinct", "id.unique"]));
+        .breaking(&[clause, "id.unique"]));
     }
     let rows = stores[0]
         .get_tokens()

@@ -502,4 +502,48 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    #[test]
+    fn steps_that_assert_nothing_are_refused() {
+        for step in [
+            "find = { user_name = \"a\" }",
+            "find_by_id = \"1\"",
+            "get_tokens = true",
+        ] {
+            let text = format!(
+                "family = \"x\"\n[[scenario]]\nname = \"s\"\nclauses = [\"find.miss\"]\n\
+                 [[scenario.step]]\n{step}\n"
+            );
+            let err = crate::parse("x.toml", &text).unwrap_err().to_string();
+            assert!(err.contains("asserts nothing"), "{step}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_loop_over_nothing_is_refused_and_per_field_loops_split() {
+        let text = |values: &str, per_field: bool| {
+            format!(
+                "family = \"x\"\ncorpus = []\n[[scenario]]\nname = \"loop\"\n\
+                 clauses = [\"security.injection\"]\n\
+                 each = {{ field = [\"user_name\", \"api_domain\"], value = {values}, per_field = {per_field} }}\n\
+                 [[scenario.step]]\nfind = {{ \"{{field}}\" = \"{{value}}\" }}\nexpect = \"none\"\n"
+            )
+        };
+        let err = crate::parse("x.toml", &text("\"corpus\"", false))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expands to no step"), "{err}");
+        let split = crate::parse("x.toml", &text("[\"a\", \"b\"]", true)).unwrap();
+        let names: Vec<String> = split.iter().map(|s| s.full_name()).collect();
+        assert_eq!(names, ["x::loop::user_name", "x::loop::api_domain"]);
+        assert!(split.iter().all(|s| s.steps.len() == 2));
+    }
+
+    #[test]
+    fn a_step_names_the_clause_it_checks() {
+        let text = "family = \"x\"\n[[scenario]]\nname = \"s\"\nclauses = [\"security.no-secret-leak\"]\n\
+                    [[scenario.step]]\nget_tokens = true\ncount = 0\nchecks = \"all.list\"\n";
+        let s = &crate::parse("x.toml", text).unwrap()[0];
+        assert_eq!(s.steps[0].checks.as_deref(), Some("all.list"));
+    }
 }

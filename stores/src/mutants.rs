@@ -211,10 +211,14 @@ impl MutantStore {
                     .unwrap_or("0");
                 (max.parse::<u64>().unwrap_or(0) + 1).to_string()
             }
-            Bug::ReusesIds => (1..)
-                .map(|n: u64| n.to_string())
-                .find(|id| !taken(inner, id))
-                .unwrap_or_default(),
+            Bug::ReusesIds => {
+                let taken: std::collections::HashSet<&str> =
+                    inner.rows.iter().filter_map(Token::id).collect();
+                (1..)
+                    .map(|n: u64| n.to_string())
+                    .find(|id| !taken.contains(id.as_str()))
+                    .unwrap_or_default()
+            }
             _ => loop {
                 inner.counter += 1;
                 let id = inner.counter.to_string();
