@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::fixture::{Reopen, SharedStore, Writer};
 use crate::report::Failure;
-use crate::scenario::describe;
+use crate::scenario::{describe, row_difference};
 use crate::store::TokenStore;
 use crate::token::{Field, Token};
 
@@ -73,19 +73,11 @@ pub async fn reopen(store: SharedStore, reopen: &Reopen) -> Result<(), Failure> 
 
 /// The same rows, each as often: a duplicate is a difference.
 fn same_rows(want: &[Token], got: &[Token]) -> Result<(), (String, String)> {
-    let mut extra: Vec<&Token> = got.iter().collect();
-    let mut missing = Vec::new();
-    for w in want {
-        match extra.iter().position(|g| *g == w) {
-            Some(i) => {
-                extra.swap_remove(i);
-            }
-            None => missing.push(describe(w)),
-        }
-    }
+    let (missing, extra) = row_difference(got, want);
     if missing.is_empty() && extra.is_empty() {
         return Ok(());
     }
+    let missing: Vec<String> = missing.into_iter().map(describe).collect();
     let extra: Vec<String> = extra.into_iter().map(describe).collect();
     Err((
         format!("the {} acknowledged rows, each once", want.len()),

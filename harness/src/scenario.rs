@@ -520,8 +520,12 @@ fn no_empty_values<'t>(tokens: impl Iterator<Item = &'t Token>) -> Result<(), Mi
     Ok(())
 }
 
-/// Compares two row sets, ignoring order.
-fn same_rows(actual: &[Token], expected: &[Token], what: &str) -> Result<(), Mismatch> {
+/// The rows of `expected` missing from `actual`, and the rows of `actual` left over, as
+/// multisets: order does not count, a duplicate does.
+pub(crate) fn row_difference<'t>(
+    actual: &'t [Token],
+    expected: &'t [Token],
+) -> (Vec<&'t Token>, Vec<&'t Token>) {
     let mut left: Vec<&Token> = actual.iter().collect();
     let mut missing = Vec::new();
     for want in expected {
@@ -532,6 +536,12 @@ fn same_rows(actual: &[Token], expected: &[Token], what: &str) -> Result<(), Mis
             None => missing.push(want),
         }
     }
+    (missing, left)
+}
+
+/// Compares two row sets, ignoring order.
+fn same_rows(actual: &[Token], expected: &[Token], what: &str) -> Result<(), Mismatch> {
+    let (missing, left) = row_difference(actual, expected);
     if missing.is_empty() && left.is_empty() {
         return Ok(());
     }

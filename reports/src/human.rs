@@ -28,40 +28,25 @@ pub fn render(report: &RunReport) -> String {
     }
     let n = report.counts();
     let _ = writeln!(out);
-    if n.allowed > 0 {
-        let _ = writeln!(
-            out,
-            "{} known failure(s) allowed by the allow-list",
-            n.allowed
-        );
-    }
-    if n.stale > 0 {
-        let _ = writeln!(
-            out,
-            "{} allow-list entr(ies) pass now and must be removed",
-            n.stale
-        );
-    }
-    if n.errors > 0 {
-        let _ = writeln!(
-            out,
-            "{} clause(s) could not be set up (ERROR); they count as failed",
-            n.errors
-        );
-    }
-    if n.blocked > 0 {
-        let _ = writeln!(
-            out,
-            "{} clause(s) were not checked to the end because a clause they depend on failed (BLOCKED)",
-            n.blocked
-        );
-    }
-    if n.warned > 0 {
-        let _ = writeln!(
-            out,
-            "{} SHOULD clause(s) failed (warnings; --strict makes them fail the run)",
-            n.warned
-        );
+    for (count, what) in [
+        (n.allowed, "known failure(s) allowed by the allow-list"),
+        (n.stale, "allow-list entr(ies) pass now and must be removed"),
+        (
+            n.errors,
+            "clause(s) could not be set up (ERROR); they count as failed",
+        ),
+        (
+            n.blocked,
+            "clause(s) were not checked to the end because a clause they depend on failed (BLOCKED)",
+        ),
+        (
+            n.warned,
+            "SHOULD clause(s) failed (warnings; --strict makes them fail the run)",
+        ),
+    ] {
+        if count > 0 {
+            let _ = writeln!(out, "{count} {what}");
+        }
     }
     let _ = writeln!(out, "{}", n.closing_line());
     out
