@@ -3,6 +3,7 @@ tests: one that follows the contract, and several with one bug each."""
 
 import contextlib
 import functools
+import itertools
 import threading
 import time
 
@@ -195,11 +196,21 @@ class UnlockedStore(ConformingStore):
     def __init__(self):
         super().__init__()
         self.lock = contextlib.nullcontext()
+        self.ids = itertools.count(1)
 
     def locate(self, t):
         found = super().locate(t)
         time.sleep(0)  # another thread may run here, as it may at any bytecode
         return found
+
+    def new_id(self):
+        # Ids alone are drawn safely (next() on a count is atomic), so that the bug
+        # is the check-then-insert only.
+        taken = {r["id"] for r in list(self.rows)}
+        while True:
+            n = str(next(self.ids))
+            if n not in taken:
+                return n
 
 
 class MaxIdStore(ConformingStore):

@@ -91,7 +91,10 @@ pub const CLAUSES: &[Clause] = &[
         "find.merge",
         "probe fields win, stored fields fill the rest, id included",
     ),
-    must("find.exact", "no case folding, no trailing-space padding"),
+    must(
+        "find.exact",
+        "keys and ids match byte for byte: case, spaces, Unicode forms",
+    ),
     must("save.insert", "a new token is stored and gets an id"),
     must(
         "save.update-by-id",

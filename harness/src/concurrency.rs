@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::fixture::SharedStore;
 use crate::report::Failure;
-use crate::scenario::describe;
+use crate::scenario::{describe, error_text};
 use crate::store::TokenStore;
 use crate::token::{Field, Token};
 
@@ -17,7 +17,7 @@ pub const DISTINCT_USERS: usize = 1000;
 /// The racing checks run rounds of `WORKERS` calls, `BATCH` rounds at a time, until
 /// `TOGETHER_ROUNDS` rounds had calls that started together (at most `MAX_BATCHES`
 /// batches): enough that a race with a window of a few nanoseconds is caught in 99
-/// of 100 runs on a loaded 2-core machine (`stores/tests/race_detection.rs`).
+/// of 100 runs on a 2-core machine with two busy loops (`stores/tests/race_detection.rs`).
 pub const WORKERS: usize = 8;
 pub const BATCH: usize = 64;
 pub const TOGETHER_ROUNDS: usize = 128;
@@ -73,6 +73,9 @@ where
                     scope.spawn(move || {
                         let mut answers = Vec::new();
                         for r in 0..rounds {
+                            // The call is made ready before the barrier, so that after
+                            // it each thread goes straight into the store.
+                            let ready = call(store.clone(), w, r);
                             barrier.wait();
                             arrived.fetch_add(1, Ordering::SeqCst);
                             spin_until(|| arrived.load(Ordering::SeqCst) >= (r + 1) * workers);
@@ -80,7 +83,7 @@ where
                                 continue;
                             }
                             let started = Instant::now();
-                            let answer = handle.block_on(call(store.clone(), w, r));
+                            let answer = handle.block_on(ready);
                             if answer.is_err() {
                                 failed.store(true, Ordering::SeqCst);
                             }
@@ -170,8 +173,8 @@ fn first_error<T>(what: &str, answers: &[Answer<T>]) -> Result<(), Failure> {
 
 /// Runs batches of [`BATCH`] rounds of [`WORKERS`] racing calls until at least
 /// `min_rounds` rounds ran and [`TOGETHER_ROUNDS`] of them had calls that started
-/// together (at most [`MAX_BATCHES`] batches): a loaded machine gets more rounds, not
-/// a weaker check. `call` gets the worker and the round, numbered across batches.
+/// together (at most [`MAX_BATCHES`] batches): a loaded machine gets more rounds, not a
+/// weaker check. `call` gets the worker and the round, numbered across batches.
 /// Stops at the first failed call; every call has returned when this does.
 async fn race<T, F, Fut>(stores: &[SharedStore], min_rounds: usize, call: F) -> Vec<Answer<T>>
 where
@@ -217,9 +220,10 @@ pub async fn distinct(stores: &[SharedStore], clause: &str) -> Result<(), Failur
     let min_rounds = DISTINCT_USERS.div_ceil(WORKERS);
     let answers = race(stores, min_rounds, |store, w, r| async move {
         let n = r * WORKERS + w;
-        let id = store.save_token(&distinct_token(n)).await;
+        let token = distinct_token(n);
+        let id = store.save_token(&token).await;
         id.map(|id| (n, id))
-            .map_err(|e| format!("saving user {n}: {e}"))
+            .map_err(|e| format!("saving user {n}: {}", error_text(&e, &[token])))
     })
     .await;
     first_error(&what, &answers)?;
@@ -236,10 +240,10 @@ pub async fn distinct(stores: &[SharedStore], clause: &str) -> Result<(), Failur
         )
         .breaking(&[clause, "id.unique"]));
     }
-    let rows = stores[0]
-        .get_tokens()
-        .await
-        .map_err(|e| failure(&what, "get_tokens succeeds", e.to_string()))?;
+    let rows = stores[0].get_tokens().await.map_err(|e| {
+        let written: Vec<Token> = saved.iter().map(|(n, _)| distinct_token(*n)).collect();
+        failure(&what, "get_tokens succeeds", error_text(&e, &written))
+    })?;
     let mut count: HashMap<TokenKey, usize> = HashMap::new();
     for row in &rows {
         *count.entry(TokenKey::of(row)).or_default() += 1;
@@ -318,7 +322,10 @@ pub async fn same_user(stores: &[SharedStore]) -> Result<(), Failure> {
     );
     let answers = race(stores, 0, |store, w, r| {
         let token = versioned(&same_user_name(r), w);
-        async move { store.save_token(&token).await.map_err(|e| e.to_string()) }
+        async move {
+            let saved = store.save_token(&token).await;
+            saved.map_err(|e| error_text(&e, &[token]))
+        }
     })
     .await;
     first_error(&what, &answers)?;
@@ -335,10 +342,13 @@ async fn check_one_row_each(
     what: &str,
     answers: &[Answer<String>],
 ) -> Result<(), Failure> {
-    let rows = stores[0]
-        .get_tokens()
-        .await
-        .map_err(|e| failure(what, "get_tokens succeeds", e.to_string()))?;
+    let rows = stores[0].get_tokens().await.map_err(|e| {
+        let written: Vec<Token> = answers
+            .iter()
+            .map(|(w, r, _, _)| versioned(&same_user_name(*r), *w))
+            .collect();
+        failure(what, "get_tokens succeeds", error_text(&e, &written))
+    })?;
     let mut by_user: HashMap<&str, Vec<&Token>> = HashMap::new();
     for row in &rows {
         by_user
@@ -392,14 +402,18 @@ pub async fn read_during_write(stores: &[SharedStore]) -> Result<(), Failure> {
         stores.len()
     );
     let user = "rw@example.com";
+    // Every token the check writes, so that no error shows their secrets.
+    let written: Arc<Vec<Token>> =
+        Arc::new((0..=WRITERS * SAVES).map(|v| versioned(user, v)).collect());
     let id = stores[0]
-        .save_token(&versioned(user, 0))
+        .save_token(&written[0])
         .await
-        .map_err(|e| failure(&what, "the first save succeeds", e.to_string()))?;
+        .map_err(|e| failure(&what, "the first save succeeds", error_text(&e, &written)))?;
     let done = Arc::new(AtomicBool::new(false));
     let mut readers = Vec::new();
     for r in 0..READERS {
         let (store, done, id) = (pick(stores, r + 1), done.clone(), id.clone());
+        let written = written.clone();
         readers.push(tokio::spawn(async move {
             let mut reads = 0usize;
             while !done.load(Ordering::Relaxed) || reads == 0 {
@@ -412,7 +426,7 @@ pub async fn read_during_write(stores: &[SharedStore]) -> Result<(), Failure> {
                         Ok(Some(t)) if version_of(&t).is_some() => {}
                         Ok(Some(t)) => return Err(format!("a mix: {}", describe(&t))),
                         Ok(None) => return Err("no token at all".to_owned()),
-                        Err(e) => return Err(e.to_string()),
+                        Err(e) => return Err(error_text(&e, &written)),
                     }
                 }
                 reads += 1;
@@ -423,13 +437,14 @@ pub async fn read_during_write(stores: &[SharedStore]) -> Result<(), Failure> {
     }
     let mut writers = Vec::new();
     for w in 0..WRITERS {
-        let store = pick(stores, w);
+        let (store, written) = (pick(stores, w), written.clone());
         writers.push(tokio::spawn(async move {
             for s in 0..SAVES {
+                let token = &written[1 + w * SAVES + s];
                 store
-                    .save_token(&versioned(user, 1 + w * SAVES + s))
+                    .save_token(token)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| error_text(&e, std::slice::from_ref(token)))?;
             }
             Ok::<_, String>(())
         }));

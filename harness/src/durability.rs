@@ -5,9 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::error::StoreError;
 use crate::fixture::{Reopen, SharedStore, Writer};
 use crate::report::Failure;
-use crate::scenario::{describe, row_difference};
+use crate::scenario::{describe, error_text, row_difference};
 use crate::store::TokenStore;
 use crate::token::{Field, Token};
 
@@ -16,6 +17,10 @@ pub const KILLS: usize = 20;
 
 fn failure(steps: Vec<String>, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
     Failure::new(steps, expected, actual)
+}
+
+fn updated_access(n: usize) -> String {
+    format!("1000.at-durable-{n}-b")
 }
 
 fn token(n: usize) -> Token {
@@ -32,31 +37,38 @@ fn token(n: usize) -> Token {
 /// own listing is not the reference, and a duplicate row counts.
 pub async fn reopen(store: SharedStore, reopen: &Reopen) -> Result<(), Failure> {
     let mut steps = vec!["save 20 tokens, update 5, delete 5".to_owned()];
-    let fail_op = |steps: &Vec<String>, e: String| failure(steps.clone(), "success", e);
+    // The check's tokens, updates included, so that no error shows their secrets.
+    let written: Vec<Token> = (0..20)
+        .map(token)
+        .chain((0..5).map(|n| token(n).with(Field::AccessToken, &updated_access(n))))
+        .collect();
+    let fail_op = |steps: &Vec<String>, e: StoreError| {
+        failure(steps.clone(), "success", error_text(&e, &written))
+    };
     let mut acknowledged = Vec::new();
     for n in 0..20 {
         let id = store
             .save_token(&token(n))
             .await
-            .map_err(|e| fail_op(&steps, e.to_string()))?;
+            .map_err(|e| fail_op(&steps, e))?;
         acknowledged.push(token(n).with(Field::Id, &id));
     }
     for (n, row) in acknowledged.iter_mut().enumerate().take(5) {
-        let access = format!("1000.at-durable-{n}-b");
+        let access = updated_access(n);
         let update = Token::new()
             .with(Field::Id, row.id().unwrap_or_default())
             .with(Field::AccessToken, &access);
         store
             .save_token(&update)
             .await
-            .map_err(|e| fail_op(&steps, e.to_string()))?;
+            .map_err(|e| fail_op(&steps, e))?;
         row.set(Field::AccessToken, Some(&access));
     }
     for row in acknowledged.drain(15..) {
         store
             .delete_token(row.id().unwrap_or_default())
             .await
-            .map_err(|e| fail_op(&steps, e.to_string()))?;
+            .map_err(|e| fail_op(&steps, e))?;
     }
     drop(store);
     steps.push("drop the store and open it again".to_owned());
@@ -64,10 +76,7 @@ pub async fn reopen(store: SharedStore, reopen: &Reopen) -> Result<(), Failure> 
         .await
         .map_err(|e| failure(steps.clone(), "the store opens again", e.to_string()))?;
     steps.push("get_tokens()".to_owned());
-    let after = again
-        .get_tokens()
-        .await
-        .map_err(|e| fail_op(&steps, e.to_string()))?;
+    let after = again.get_tokens().await.map_err(|e| fail_op(&steps, e))?;
     same_rows(&acknowledged, &after).map_err(|(e, a)| failure(steps, e, a))
 }
 
@@ -111,7 +120,7 @@ pub async fn crash_writer<S: TokenStore + ?Sized>(store: &S, from: u64) -> Resul
         let id = store
             .save_token(&crash_token(k))
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| error_text(&e, &[crash_token(k)]))?;
         writeln!(out, "ack {k} {id}")
             .and_then(|()| out.flush())
             .map_err(|e| e.to_string())?;
@@ -170,10 +179,14 @@ pub async fn crash(
     let again = reopen()
         .await
         .map_err(|e| failure(steps.clone(), "the store opens cleanly", e.to_string()))?;
-    let rows = again
-        .get_tokens()
-        .await
-        .map_err(|e| failure(steps.clone(), "get_tokens succeeds", e.to_string()))?;
+    let rows = again.get_tokens().await.map_err(|e| {
+        let written: Vec<Token> = acked.keys().map(|k| crash_token(*k)).collect();
+        failure(
+            steps.clone(),
+            "get_tokens succeeds",
+            error_text(&e, &written),
+        )
+    })?;
     steps.push(format!(
         "check the {} acknowledged saves among {} rows",
         acked.len(),

@@ -24,6 +24,11 @@ pub fn skip_reason(scenario: &Scenario, caps: &Capabilities) -> Option<String> {
         "limits" if caps.limits == Limits::NONE => {
             Some("the store declares no field limits".to_owned())
         }
+        "limits" => scenario
+            .over_limit_fields()
+            .into_iter()
+            .find(|f| Field::from_name(f).is_some_and(|f| caps.limits.get(f).is_none()))
+            .map(|f| format!("the store declares no limit on {f}")),
         _ => None,
     })
 }
@@ -167,12 +172,18 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             } => {
                 let probe = self.token(probe, "find_token")?;
                 let got = self.store.find_token(&probe).await;
-                self.check_found(got, expect.as_ref(), error.as_deref(), "find_token")
+                let miss = match LookupKey::of(&probe) {
+                    Some(_) => "find.miss",
+                    None => "find.no-key",
+                };
+                let (expect, error) = (expect.as_ref(), error.as_deref());
+                self.check_found(got, expect, error, "find_token", miss)
             }
             Step::FindById { id, expect, error } => {
                 let id = self.id(id, "find_token_by_id")?;
                 let got = self.store.find_token_by_id(&id).await;
-                self.check_found(got, expect.as_ref(), error.as_deref(), "find_token_by_id")
+                let (expect, error) = (expect.as_ref(), error.as_deref());
+                self.check_found(got, expect, error, "find_token_by_id", "by-id.miss")
             }
             Step::Delete { id, error } => {
                 let id = self.id(id, "delete_token")?;
@@ -221,8 +232,24 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         } else {
             error
         };
+        // Rule 4.1 when the token's id names the row an update is due on, else rule 4.2.
+        let update_rule = |want: &str| match token.id() {
+            Some(given) if given == want => "save.update-by-id",
+            _ => "save.update-by-key",
+        };
         let got = self.store.save_token(token).await;
-        let Some(id) = self.check_result(got, error, "save")? else {
+        // (A token given "" values tests value.empty first: its failure stays there.)
+        let gives_empty = Field::ALL.iter().any(|f| token.raw(*f) == Some(""));
+        let failed_update = got.is_err() && error.is_none() && !gives_empty;
+        let checked = self.check_result(got, error, "save");
+        let Some(id) = (match (checked, same_id) {
+            // An update that fails breaks the update rule, whatever the scenario checks.
+            (Err(m), Some(name)) if failed_update => {
+                let want = self.bound(name)?.to_owned();
+                return Err(m.breaking(update_rule(&want)));
+            }
+            (checked, _) => checked?,
+        }) else {
             return Ok(());
         };
         if id.is_empty() {
@@ -231,11 +258,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         if let Some(name) = same_id {
             let want = self.bound(name)?;
             if id != want {
-                // Rule 4.1 when the token's id names the row, else rule 4.2.
-                let rule = match token.id() {
-                    Some(given) if given == want => "save.update-by-id",
-                    _ => "save.update-by-key",
-                };
+                let rule = update_rule(want);
                 let what = match self.bindings.values().any(|b| *b == id) {
                     true => "the id of another row",
                     false => "a new id",
@@ -329,8 +352,15 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         expect: Option<&Expect>,
         error: Option<&str>,
         op: &str,
+        miss: &'static str,
     ) -> Result<(), Mismatch> {
-        let Some(found) = self.check_result(got, error, op)? else {
+        // An error where a miss is due breaks the miss clause, whatever the scenario
+        // checks with that miss (the exactness of ids, say).
+        let miss_error = matches!(expect, Some(Expect::Nothing)) && error.is_none() && got.is_err();
+        let checked = self
+            .check_result(got, error, op)
+            .map_err(|m| if miss_error { m.breaking(miss) } else { m });
+        let Some(found) = checked? else {
             return Ok(());
         };
         no_empty_values(found.iter())?;
@@ -638,6 +668,16 @@ fn difference(want: Option<&Token>, got: Option<&Token>) -> String {
         }
         (_, got) => describe_opt(got),
     }
+}
+
+/// A store's error as a built-in check reports it: its text with every secret of the
+/// tokens the check gave the store redacted.
+pub(crate) fn error_text(e: &StoreError, tokens: &[Token]) -> String {
+    let secrets: Vec<String> = tokens
+        .iter()
+        .flat_map(|t| t.secrets().map(str::to_owned))
+        .collect();
+    redact(&e.to_string(), &secrets)
 }
 
 fn redact(text: &str, secrets: &[String]) -> String {

@@ -60,6 +60,10 @@ pub struct Capabilities {
     /// exception type for everything (the SDK's `SDKException`) is untyped: a refusal
     /// of any kind then counts where the contract names a kind.
     pub typed_errors: bool,
+    /// Sees `""` as a value of its own, distinct from absent (a store behind an adapter).
+    /// A Rust store cannot: `Token` turns `""` into absent, so for it the part of
+    /// `value.empty` about keeping and matching `""` holds by the type.
+    pub raw_values: bool,
 }
 
 impl Default for Capabilities {
@@ -70,6 +74,7 @@ impl Default for Capabilities {
             limits: Limits::NONE,
             thread_safe: true,
             typed_errors: true,
+            raw_values: false,
         }
     }
 }

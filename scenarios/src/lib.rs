@@ -53,6 +53,39 @@ impl Scenario {
     pub fn full_name(&self) -> String {
         format!("{}::{}", self.family, self.name)
     }
+
+    /// The fields given a value one character over their limit (`len = "over"`) by a
+    /// save that must be refused with LimitExceeded: such a step applies only to a store
+    /// that declares a limit on each of them.
+    pub fn over_limit_fields(&self) -> Vec<&str> {
+        let over = |v: &ValueSpec| {
+            matches!(
+                v,
+                ValueSpec::Fill {
+                    len: Length::Relative(RelativeLength::Over),
+                    ..
+                }
+            )
+        };
+        let mut fields: Vec<&str> = Vec::new();
+        for step in &self.steps {
+            if let Step::Save {
+                token,
+                error: Some(kind),
+                ..
+            } = &step.op
+                && kind == "LimitExceeded"
+            {
+                fields.extend(
+                    token
+                        .iter()
+                        .filter(|(_, v)| over(v))
+                        .map(|(f, _)| f.as_str()),
+                );
+            }
+        }
+        fields
+    }
 }
 
 /// A token as written in a scenario: field name → value. The key `id_ref` names a

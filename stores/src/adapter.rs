@@ -216,6 +216,7 @@ fn handshake(line: &str) -> Result<(String, Capabilities, Vec<PathBuf>), StoreEr
         // An adapter that does not say it may be shared between threads may not.
         thread_safe: caps["thread_safe"].as_bool().unwrap_or(false),
         typed_errors: caps["errors"].as_str() != Some("untyped"),
+        raw_values: true,
     };
     Ok((
         hello["store"].as_str().unwrap_or("adapter").to_owned(),

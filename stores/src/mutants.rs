@@ -36,10 +36,19 @@ pub enum Bug {
     StaleUserIndex,
     UnlockedCheckThenInsert,
     RacyIdCounter,
+    NormalizesKeys,
+    FoldsIds,
+    DeletesByUser,
+    DeleteAllSparesUserless,
+    CachesFinds,
+    StripsControlChars,
+    NumericIdsOnly,
+    SplicedUpdateSql,
+    PartialUpdateOnConflict,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 19] = [
+    pub const ALL: [Bug; 28] = [
         Bug::UpdateThenInsertRace,
         Bug::TextMaxId,
         Bug::CaseInsensitiveMatch,
@@ -59,6 +68,15 @@ impl Bug {
         Bug::StaleUserIndex,
         Bug::UnlockedCheckThenInsert,
         Bug::RacyIdCounter,
+        Bug::NormalizesKeys,
+        Bug::FoldsIds,
+        Bug::DeletesByUser,
+        Bug::DeleteAllSparesUserless,
+        Bug::CachesFinds,
+        Bug::StripsControlChars,
+        Bug::NumericIdsOnly,
+        Bug::SplicedUpdateSql,
+        Bug::PartialUpdateOnConflict,
     ];
 
     /// The clause that must catch it.
@@ -82,6 +100,13 @@ impl Bug {
             Bug::StaleUserIndex => "model.sequences",
             Bug::UnlockedCheckThenInsert => "concurrency.same-user",
             Bug::RacyIdCounter => "concurrency.distinct",
+            Bug::NormalizesKeys | Bug::FoldsIds => "find.exact",
+            Bug::DeletesByUser => "delete.isolation",
+            Bug::DeleteAllSparesUserless => "all.delete",
+            Bug::CachesFinds => "find.by-user",
+            Bug::StripsControlChars | Bug::NumericIdsOnly => "value.roundtrip",
+            Bug::SplicedUpdateSql => "security.injection",
+            Bug::PartialUpdateOnConflict => "save.atomic",
         }
     }
 
@@ -116,6 +141,30 @@ impl Bug {
                 "looks for the row under a std lock, releases it, then takes it again to \
                  write (no await in between)"
             }
+            Bug::NormalizesKeys => {
+                "matches keys after Unicode NFKC normalisation, ignoring zero-width characters"
+            }
+            Bug::FoldsIds => "find_token_by_id matches ids without case and surrounding spaces",
+            Bug::DeletesByUser => {
+                "delete_token removes every row with the deleted row's user name (or lack of one)"
+            }
+            Bug::DeleteAllSparesUserless => {
+                "delete_tokens removes each user's row, leaving rows without a user name"
+            }
+            Bug::CachesFinds => {
+                "caches find_token answers by key, forgetting them only when a save names that key"
+            }
+            Bug::StripsControlChars => {
+                "drops control characters other than NUL, tab, newline and carriage return"
+            }
+            Bug::NumericIdsOnly => "new id = max(id as a number) + 1, failing on any other id",
+            Bug::SplicedUpdateSql => {
+                "an update whose value closes a quote and adds `or` applies to every row, as \
+                 spliced SQL does"
+            }
+            Bug::PartialUpdateOnConflict => {
+                "an update writes its non-key fields before it checks its keys for a conflict"
+            }
         }
     }
 
@@ -143,6 +192,23 @@ struct Inner {
     counter: u64,
     /// user name → id; only `Bug::StaleUserIndex` reads it.
     users: Vec<(String, String)>,
+    /// (key field, value) → the row a find gave back; only `Bug::CachesFinds` keeps it.
+    finds: Vec<((Field, String), Token)>,
+}
+
+/// `Bug::NormalizesKeys`: what a collation-like comparison sees of a value.
+fn folded(value: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let zero_width = |c: &char| matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}');
+    value.nfkc().filter(|c| !zero_width(c)).collect()
+}
+
+/// `Bug::SplicedUpdateSql`: a value that closes a quote and goes on with `or`.
+fn splices(token: &Token) -> bool {
+    token.fields().any(|(_, v)| {
+        let v = v.to_lowercase();
+        v.contains("' or ") || v.contains("\" or ")
+    })
 }
 
 impl MutantStore {
@@ -162,6 +228,7 @@ impl MutantStore {
         match (self.bug, stored) {
             (Bug::CaseInsensitiveMatch, Some(s)) => s.to_lowercase() == wanted.to_lowercase(),
             (Bug::TrailingSpaceMatch, Some(s)) => s.trim_end() == wanted.trim_end(),
+            (Bug::NormalizesKeys, Some(s)) => folded(s) == folded(wanted),
             (_, s) => s == Some(wanted),
         }
     }
@@ -199,7 +266,7 @@ impl MutantStore {
             .or_else(|| self.lookup(inner, token))
     }
 
-    fn fresh_id(&self, inner: &mut Inner) -> String {
+    fn fresh_id(&self, inner: &mut Inner) -> Result<String, StoreError> {
         let taken = |inner: &Inner, id: &str| inner.rows.iter().any(|r| r.id() == Some(id));
         match self.bug {
             Bug::TextMaxId => {
@@ -209,7 +276,17 @@ impl MutantStore {
                     .filter_map(|r| r.id())
                     .max()
                     .unwrap_or("0");
-                (max.parse::<u64>().unwrap_or(0) + 1).to_string()
+                Ok((max.parse::<u64>().unwrap_or(0) + 1).to_string())
+            }
+            Bug::NumericIdsOnly => {
+                let mut max = 0u64;
+                for id in inner.rows.iter().filter_map(Token::id) {
+                    max = max.max(id.parse().map_err(|_| StoreError::Backend {
+                        message: "invalid literal for int() with base 10".into(),
+                        source: None,
+                    })?);
+                }
+                Ok((max + 1).to_string())
             }
             Bug::ReusesIds => {
                 let taken: std::collections::HashSet<&str> =
@@ -217,13 +294,16 @@ impl MutantStore {
                 (1..)
                     .map(|n: u64| n.to_string())
                     .find(|id| !taken.contains(id.as_str()))
-                    .unwrap_or_default()
+                    .ok_or_else(|| StoreError::Backend {
+                        message: "no free id".into(),
+                        source: None,
+                    })
             }
             _ => loop {
                 inner.counter += 1;
                 let id = inner.counter.to_string();
                 if !taken(inner, &id) {
-                    break id;
+                    break Ok(id);
                 }
             },
         }
@@ -258,11 +338,18 @@ impl MutantStore {
         }
     }
 
-    fn truncated(&self, token: &Token) -> Token {
+    /// The token as the bug writes it.
+    fn as_written(&self, token: &Token) -> Token {
+        let dropped = |c: &char| {
+            (c.is_ascii_control() && !matches!(c, '\0' | '\t' | '\n' | '\r'))
+                && self.bug == Bug::StripsControlChars
+        };
         let mut t = token.clone();
-        if self.bug == Bug::TruncatesLongValues {
-            for (f, v) in token.fields() {
-                t.set(f, Some(&v.chars().take(255).collect::<String>()));
+        for (f, v) in token.fields() {
+            let kept = v.chars().filter(|c| !dropped(c));
+            match self.bug {
+                Bug::TruncatesLongValues => t.set(f, Some(&kept.take(255).collect::<String>())),
+                _ => t.set(f, Some(&kept.collect::<String>())),
             }
         }
         t
@@ -278,7 +365,18 @@ impl MutantStore {
         if let Some(i) = target {
             let mut row = inner.rows[i].clone();
             row.apply_update(token);
+            if self.bug == Bug::PartialUpdateOnConflict {
+                let unkeyed = token.fields().filter(|(f, _)| !Field::KEYS.contains(f));
+                for (f, v) in unkeyed.filter(|(f, _)| *f != Field::Id) {
+                    inner.rows[i].set(f, Some(v));
+                }
+            }
             self.check_unique(inner, &row, Some(i))?;
+            if self.bug == Bug::SplicedUpdateSql && splices(token) {
+                let mut set = token.clone();
+                set.set(Field::Id, None);
+                inner.rows.iter_mut().for_each(|r| r.apply_update(&set));
+            }
             if self.bug == Bug::NoOpUpdateInserts && row == inner.rows[i] {
                 inner.rows.push(row.clone());
             }
@@ -296,13 +394,39 @@ impl MutantStore {
         self.check_unique(inner, token, None)?;
         let id = match token.id() {
             Some(id) => id.to_owned(),
-            None => self.fresh_id(inner),
+            None => self.fresh_id(inner)?,
         };
         if let Some(user) = token.user_name() {
             inner.users.push((user.to_owned(), id.clone()));
         }
         inner.rows.push(token.clone().with(Field::Id, &id));
         Ok(id)
+    }
+
+    /// `Bug::CachesFinds`: the cached row for the first of the probe's key values that
+    /// has one, else a lookup, cached under the key value that found it.
+    fn cached_lookup(&self, inner: &mut Inner, probe: &Token) -> Option<Token> {
+        let key = LookupKey::of(probe)?;
+        for (field, value) in key.candidates() {
+            let entry = (*field, value.to_string());
+            if let Some((_, row)) = inner.finds.iter().find(|(k, _)| *k == entry) {
+                return Some(row.clone());
+            }
+            if let Some(i) = self.position(inner, *field, value) {
+                let row = inner.rows[i].clone();
+                inner.finds.push((entry, row.clone()));
+                return Some(row);
+            }
+        }
+        None
+    }
+
+    /// `Bug::CachesFinds` forgets only the answers cached under a key value the saved
+    /// token itself carries.
+    fn forget_finds(&self, token: &Token) {
+        self.inner()
+            .finds
+            .retain(|((f, v), _)| token.get(*f) != Some(v.as_str()));
     }
 
     /// `Bug::TornWrites`: an update applied one field at a time, yielding in between.
@@ -333,7 +457,12 @@ impl TokenStore for MutantStore {
     }
 
     async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
-        let inner = self.inner();
+        let mut inner = self.inner();
+        if self.bug == Bug::CachesFinds {
+            return Ok(self
+                .cached_lookup(&mut inner, probe)
+                .map(|row| probe.merged_over(row)));
+        }
         if LookupKey::of(probe).is_none() {
             let first = inner
                 .rows
@@ -348,7 +477,8 @@ impl TokenStore for MutantStore {
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
-        let token = &self.truncated(token);
+        let token = &self.as_written(token);
+        self.forget_finds(token);
         match self.bug {
             Bug::UpdateThenInsertRace => {
                 let target = self.target(&self.inner(), token);
@@ -400,11 +530,18 @@ impl TokenStore for MutantStore {
         require_id(id)?;
         let prefix = self.bug == Bug::DeleteByPrefix;
         let mut inner = self.inner();
-        inner.rows.retain(|r| match r.id() {
-            Some(rid) if prefix => !rid.starts_with(id),
-            rid => rid != Some(id),
-        });
+        let deleted = inner.rows.iter().find(|r| r.id() == Some(id)).cloned();
+        match deleted {
+            Some(row) if self.bug == Bug::DeletesByUser => {
+                inner.rows.retain(|r| r.user_name() != row.user_name());
+            }
+            _ => inner.rows.retain(|r| match r.id() {
+                Some(rid) if prefix => !rid.starts_with(id),
+                rid => rid != Some(id),
+            }),
+        }
         inner.users.retain(|(_, rid)| rid != id);
+        inner.finds.clear();
         Ok(())
     }
 
@@ -413,21 +550,28 @@ impl TokenStore for MutantStore {
     }
 
     async fn delete_tokens(&self) -> Result<(), StoreError> {
-        if self.bug != Bug::DeleteAllDoesNothing {
-            let mut inner = self.inner();
-            inner.rows.clear();
-            inner.users.clear();
+        let mut inner = self.inner();
+        match self.bug {
+            Bug::DeleteAllDoesNothing => {}
+            Bug::DeleteAllSparesUserless => inner.rows.retain(|r| r.user_name().is_none()),
+            _ => inner.rows.clear(),
         }
+        inner.users.clear();
+        inner.finds.clear();
         Ok(())
     }
 
     async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
         require_id(id)?;
+        let same = |rid: &str| match self.bug {
+            Bug::FoldsIds => rid.trim().to_lowercase() == id.trim().to_lowercase(),
+            _ => rid == id,
+        };
         let found = self
             .inner()
             .rows
             .iter()
-            .find(|r| r.id() == Some(id))
+            .find(|r| r.id().is_some_and(same))
             .cloned();
         match (found, self.bug) {
             (None, Bug::ByIdMissIsAnError) => Err(StoreError::Backend {

@@ -136,12 +136,11 @@ const SDK_FILE_STORE_FAILS: &[&str] = &[
     "concurrency.read-during-write",
     "concurrency.same-user",
     "delete.miss",
-    "delete.one",
     "durability.crash",
     "find.precedence",
     "flow.remove-twice",
-    "flow.start-by-id",
     "id.no-reuse",
+    "id.unique",
     "model.sequences",
     "save.guard",
     "save.keep-absent",
@@ -154,10 +153,6 @@ const SDK_FILE_STORE_FAILS: &[&str] = &[
     "value.roundtrip",
 ];
 
-/// The FileStore is not thread-safe: which of its threads' failures shows first
-/// varies, and colliding ids (`id.unique`) are seen in some runs only.
-const SDK_FILE_STORE_MAY_ALSO_FAIL: &[&str] = &["id.unique"];
-
 /// The SDK's own FileStore, each check on a new file (`{dir}`): it fails exactly the
 /// clauses the README records.
 fn sdk_file_store(python: &str) -> Result<(), Failed> {
@@ -169,13 +164,7 @@ fn sdk_file_store(python: &str) -> Result<(), Failed> {
             "{dir}/tokens.csv",
         ],
     ))?;
-    let failing = report.failing();
-    let also: BTreeSet<&str> = SDK_FILE_STORE_MAY_ALSO_FAIL.iter().copied().collect();
-    let steady: BTreeSet<&str> = failing.difference(&also).copied().collect();
-    let want: BTreeSet<&str> = SDK_FILE_STORE_FAILS.iter().copied().collect();
-    if steady != want {
-        return Err(format!("the SDK's FileStore: failed {failing:?}, expected {want:?}").into());
-    }
+    same_clauses("the SDK's FileStore", &report, SDK_FILE_STORE_FAILS)?;
     readme_records("FileStore", SDK_FILE_STORE_FAILS)
 }
 
@@ -259,18 +248,13 @@ const SDK_DB_STORE_FAILS: &[&str] = &[
     "concurrency.read-during-write",
     "concurrency.same-user",
     "delete.empty",
-    "delete.one",
     "durability.crash",
     "durability.reopen",
     "find.by-grant",
     "find.by-refresh",
     "find.exact",
     "find.no-key",
-    "flow.reconsent",
-    "flow.revoke",
-    "flow.start-by-id",
     "id.no-reuse",
-    "id.stable",
     "id.unique",
     "model.sequences",
     "save.keep-absent",
@@ -279,6 +263,7 @@ const SDK_DB_STORE_FAILS: &[&str] = &[
     "save.update-by-key",
     "security.injection",
     "value.empty",
+    "value.roundtrip",
 ];
 
 /// The SDK's own DBStore, each check on a new table of the SDK README's shape
@@ -412,14 +397,8 @@ fn main() -> ExitCode {
             expect_failures(
                 p,
                 "ByIdRaisesStore",
-                &[
-                    "by-id.miss",
-                    "delete.one",
-                    "flow.start-by-id",
-                    "id.no-reuse",
-                    "model.sequences",
-                    "security.injection",
-                ],
+                // The checks that find a deleted id are blocked by by-id.miss.
+                &["by-id.miss", "model.sequences"],
             )
         }),
         ("adapter::python::unlocked-store-fails-concurrency", |p| {
