@@ -135,11 +135,12 @@ impl Bug {
             Bug::DeleteAllDoesNothing => "delete_tokens does nothing",
             Bug::StaleUserIndex => "keeps a renamed user's old name in its user index",
             Bug::RacyIdCounter => {
-                "draws a new id from a counter it reads and then writes, outside its lock"
+                "draws a new id from a counter it reads, builds the row, then writes the counter, \
+                 outside its lock"
             }
             Bug::UnlockedCheckThenInsert => {
-                "looks for the row under a std lock, releases it, then takes it again to \
-                 write (no await in between)"
+                "looks for the row under a std lock, releases it, builds the row, then takes \
+                 the lock again to write (no await in between)"
             }
             Bug::NormalizesKeys => {
                 "matches keys after Unicode NFKC normalisation, ignoring zero-width characters"
@@ -488,17 +489,22 @@ impl TokenStore for MutantStore {
                 self.save_locked(&mut inner, token, target)
             }
             Bug::RacyIdCounter if token.id().is_none() => {
-                // The id is drawn before the lock is taken, as a read and a write.
+                // The id is drawn before the lock is taken, as a read, the new row built
+                // with it, then a write: the shape of `next = counter + 1; row = …;
+                // counter = next` in a real store.
                 let n = self.racy_counter.load(Ordering::SeqCst) + 1;
+                let drawn = token.clone().with(Field::Id, &format!("r{n}"));
                 self.racy_counter.store(n, Ordering::SeqCst);
                 let mut inner = self.inner();
                 let target = self.target(&inner, token);
-                let drawn = token.clone().with(Field::Id, &format!("r{n}"));
                 let token = if target.is_some() { token } else { &drawn };
                 self.save_locked(&mut inner, token, target)
             }
             Bug::UnlockedCheckThenInsert => {
+                // The row to write is built between the check and the write, outside
+                // the lock, as a real store does.
                 let target = self.target(&self.inner(), token);
+                let token = &token.clone();
                 let mut inner = self.inner();
                 let target = target.filter(|i| *i < inner.rows.len());
                 self.save_locked(&mut inner, token, target)

@@ -1,10 +1,19 @@
 //! The concurrency checks catch races whatever the machine's load: each racy mutant
-//! must be caught by its check in at least 99 of 100 runs.
+//! must be caught by its check in at least 99 of 100 runs. The tests take turns: each
+//! measures under the machine's load, not under the load of the other tests.
+
+use std::sync::Mutex;
 
 use tokenstore_harness::{Builtin, Case, Settings, runtime};
 use tokenstore_stores::mutants::{self, Bug};
 
+/// Held by the test that is measuring.
+static MEASURING: Mutex<()> = Mutex::new(());
+
 fn caught_of_100(bug: Bug, check: Builtin) -> usize {
+    let _turn = MEASURING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let settings = Settings {
         cases: 0,
         seed: 1,
