@@ -48,6 +48,8 @@ enum Command {
         #[command(flatten)]
         run: RunArgs,
         #[command(flatten)]
+        suite: SuiteArgs,
+        #[command(flatten)]
         output: OutputArgs,
         /// A backend that must not be skipped for want of a server; also read from
         /// TOKENSTORE_REQUIRE (comma-separated). `python` and `junit-xsd` are read by the
@@ -71,6 +73,8 @@ enum Command {
         stores: Vec<String>,
         #[command(flatten)]
         run: RunArgs,
+        #[command(flatten)]
+        suite: SuiteArgs,
         /// The directory to write the matrix into.
         #[arg(long, default_value = "tokenstore-matrix")]
         out: PathBuf,
@@ -223,6 +227,29 @@ struct RunArgs {
     seed: Option<u64>,
 }
 
+#[derive(clap::Args)]
+struct SuiteArgs {
+    /// Also run the scenario files (*.toml, FORMAT.md) in DIR: rules of your own
+    /// store, or a replay that model.sequences printed.
+    #[arg(long, value_name = "DIR", env = tokenstore_harness::SCENARIOS_VAR)]
+    scenarios: Option<PathBuf>,
+}
+
+impl SuiteArgs {
+    /// The embedded suite and the user's files; a file that cannot be loaded is a
+    /// usage error, said with the file (and line, for TOML errors).
+    fn suite(&self) -> Result<Suite, u8> {
+        let suite = Suite::embedded();
+        match &self.scenarios {
+            None => Ok(suite),
+            Some(dir) => suite.with_scenario_dir(dir).map_err(|e| {
+                eprintln!("error: --scenarios: {e}");
+                USAGE
+            }),
+        }
+    }
+}
+
 impl RunArgs {
     fn settings(&self) -> Settings {
         let env = Settings::from_env();
@@ -248,13 +275,16 @@ fn main() -> ExitCode {
         Command::Check {
             store,
             run,
+            suite,
             output,
             require,
             adapter,
             command,
         } => {
-            let store = match check_target(store, adapter, command) {
-                Ok(store) => store,
+            let (store, suite) = match check_target(store, adapter, command)
+                .and_then(|store| suite.suite().map(|suite| (store, suite)))
+            {
+                Ok(found) => found,
                 Err(code) => return ExitCode::from(code),
             };
             match output
@@ -262,7 +292,7 @@ fn main() -> ExitCode {
                 .and_then(|o| resolve(&store, &require).map(|r| (r, o)))
             {
                 Ok((Resolved::Ready(spec, _source), output)) => {
-                    check(&spec, run.settings(), &output)
+                    check(&spec, &suite, run.settings(), &output)
                 }
                 Ok((Resolved::Unavailable(why), _)) => {
                     eprintln!("{store} skipped: {why}");
@@ -271,7 +301,15 @@ fn main() -> ExitCode {
                 Err(code) => ExitCode::from(code),
             }
         }
-        Command::Matrix { stores, run, out } => matrix(&stores, run.settings(), &out),
+        Command::Matrix {
+            stores,
+            run,
+            suite,
+            out,
+        } => match suite.suite() {
+            Ok(suite) => matrix(&stores, &suite, run.settings(), &out),
+            Err(code) => ExitCode::from(code),
+        },
         Command::Clauses => {
             for c in CLAUSES {
                 outln!("{:<32} {:<6} {}", c.id, c.level, c.summary);
@@ -422,8 +460,7 @@ fn crash_writer(
 
 /// Runs the suite on one store; progress and notes go to stderr. An error is a store
 /// that could not be opened at all.
-fn run_suite(spec: &StoreSpec, settings: Settings) -> Result<RunReport, String> {
-    let suite = Suite::embedded();
+fn run_suite(spec: &StoreSpec, suite: &Suite, settings: Settings) -> Result<RunReport, String> {
     let total = suite.cases().len();
     let mut done = 0;
     let mut last = std::time::Instant::now();
@@ -452,8 +489,8 @@ fn run_suite(spec: &StoreSpec, settings: Settings) -> Result<RunReport, String> 
         .map_err(|e| e.to_string())
 }
 
-fn check(spec: &StoreSpec, settings: Settings, output: &Output) -> ExitCode {
-    let mut report = match run_suite(spec, settings) {
+fn check(spec: &StoreSpec, suite: &Suite, settings: Settings, output: &Output) -> ExitCode {
+    let mut report = match run_suite(spec, suite, settings) {
         Ok(report) => report,
         Err(why) => {
             eprintln!("error: {why}");
@@ -487,7 +524,7 @@ fn write_reports(dir: &std::path::Path, reports: &[RunReport]) -> std::io::Resul
 /// is resolved before any store runs (a misspelled one fails at once), each server is
 /// kept for the whole run, and a store that cannot be reached is a column of SKIP
 /// with the reason.
-fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitCode {
+fn matrix(stores: &[String], suite: &Suite, settings: Settings, out: &std::path::Path) -> ExitCode {
     let mut resolved = Vec::with_capacity(stores.len());
     for store in stores {
         match resolve(store, &[]) {
@@ -498,7 +535,7 @@ fn matrix(stores: &[String], settings: Settings, out: &std::path::Path) -> ExitC
     let reports: Vec<RunReport> = resolved
         .iter()
         .map(|(name, r)| match r {
-            Resolved::Ready(spec, _source) => run_suite(spec, settings)
+            Resolved::Ready(spec, _source) => run_suite(spec, suite, settings)
                 .unwrap_or_else(|why| not_run(&spec.name(), &spec.location(), &why, settings)),
             Resolved::Unavailable(why) => not_run(name, "not reachable", why, settings),
         })

@@ -295,3 +295,68 @@ fn a_matrix_fails_at_once_on_a_misspelled_store_and_skips_an_unreachable_one() {
     let html = std::fs::read_to_string(out_dir.join("matrix.html")).expect("written");
     assert!(html.contains("seed 9"), "the matrix names its seed");
 }
+
+/// A scenario file of a user's own, in a fresh directory; `expect` is what the find of
+/// alice must give back.
+fn user_scenarios(expect: &str, clause: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let text = format!(
+        "family = \"mine\"\ndescription = \"A user's own rule.\"\n\n[[scenario]]\n\
+         name = \"alice-is-found\"\nclauses = [\"{clause}\"]\n\
+         description = \"A saved user is found by name.\"\n\
+         [[scenario.step]]\nsave = {{ user_name = \"alice@example.com\", access_token = \"1000.at-a\" }}\n\
+         bind = \"alice\"\n\
+         [[scenario.step]]\nfind = {{ user_name = \"alice@example.com\" }}\nexpect = {expect}\n"
+    );
+    std::fs::write(dir.path().join("mine.toml"), text).expect("the file is written");
+    dir
+}
+
+const ALICE: &str =
+    "{ id_ref = \"alice\", user_name = \"alice@example.com\", access_token = \"1000.at-a\" }";
+
+#[test]
+fn a_users_scenario_files_run_with_the_suite() {
+    let passing = user_scenarios(ALICE, "find.by-user");
+    let dir = passing.path().to_str().expect("a UTF-8 path");
+    let out = tokenstore(&["check", "memory", "--format", "json", "--scenarios", dir]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("mine::alice-is-found"), "{text}");
+
+    let failing = user_scenarios("\"none\"", "find.by-user");
+    let dir = failing.path().to_str().expect("a UTF-8 path");
+    let out = tokenstore(&["check", "memory", "--scenarios", dir]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("mine::alice-is-found"), "{text}");
+}
+
+#[test]
+fn scenario_files_that_cannot_run_are_a_usage_error_naming_the_file() {
+    let unknown = user_scenarios(ALICE, "find.by-mood");
+    let dir = unknown.path().to_str().expect("a UTF-8 path");
+    let out = tokenstore(&["check", "memory", "--scenarios", dir]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("find.by-mood"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let broken = tempfile::tempdir().expect("a temporary directory");
+    std::fs::write(
+        broken.path().join("bad.toml"),
+        "family = \"x\"\n[[scenario]\n",
+    )
+    .expect("the file is written");
+    let dir = broken.path().to_str().expect("a UTF-8 path");
+    let out = tokenstore(&["check", "memory", "--scenarios", dir]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.toml") && err.contains("line 2"), "{err}");
+
+    let empty = tempfile::tempdir().expect("a temporary directory");
+    let dir = empty.path().to_str().expect("a UTF-8 path");
+    let out = tokenstore(&["check", "memory", "--scenarios", dir]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files"));
+}

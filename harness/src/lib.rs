@@ -37,7 +37,7 @@ pub use fixture::{
 pub use key::{LookupKey, insertable};
 pub use model::Model;
 pub use report::{AllowList, RunReport, Status, Verdict};
-pub use runner::{Suite, runtime, trials, unavailable};
+pub use runner::{SCENARIOS_VAR, ScenarioDirError, Suite, runtime, trials, unavailable};
 pub use store::{BoxedStore, Capabilities, DynTokenStore, Limits, TokenStore, require_id};
 pub use token::{Field, Token};
 

@@ -447,7 +447,9 @@ fn replay_hint(seed: u64) -> String {
     format!(
         "replay: the same seed gives the same sequences: `--seed {seed}` on the tokenstore \
          command line (for an adapter: `tokenstore check --seed {seed} --adapter -- COMMAND…`), \
-         or TOKENSTORE_SEED={seed} in the environment of your own cargo test"
+         or TOKENSTORE_SEED={seed} in the environment of your own cargo test; to run the \
+         scenario below on every check, keep it as a .toml file in a directory of your own \
+         and pass `--scenarios DIR` (or TOKENSTORE_SCENARIOS=DIR to your cargo test)"
     )
 }
 

@@ -1,6 +1,8 @@
 //! Running the suite on a store: as one report (the CLI), or as one named test per
 //! case in a user's own `cargo test` (libtest-mimic).
 
+use std::collections::HashSet;
+use std::path::Path;
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -29,6 +31,34 @@ impl Suite {
             }
             Err(e) => panic!("the embedded scenario files are invalid: {e}"),
         }
+    }
+
+    /// This suite and the user's own scenario files in `dir` (rules of their store, a
+    /// replay that `model.sequences` printed). Every clause they name must be a
+    /// contract clause, and no name may repeat one already in the suite.
+    pub fn with_scenario_dir(mut self, dir: &Path) -> Result<Suite, ScenarioDirError> {
+        let mut taken: HashSet<String> = self.cases.iter().map(Case::full_name).collect();
+        for scenario in tokenstore_scenarios::load_dir(dir)? {
+            let steps = scenario.steps.iter().filter_map(|s| s.checks.as_ref());
+            if let Some(unknown) = scenario
+                .clauses
+                .iter()
+                .chain(steps)
+                .find(|id| crate::clauses::clause(id).is_none())
+            {
+                return Err(ScenarioDirError::UnknownClause {
+                    scenario: scenario.full_name(),
+                    clause: unknown.clone(),
+                });
+            }
+            if !taken.insert(scenario.full_name()) {
+                return Err(ScenarioDirError::NameTaken {
+                    scenario: scenario.full_name(),
+                });
+            }
+            self.cases.push(Case::Scenario(scenario));
+        }
+        Ok(self)
     }
 
     /// A suite of these scenarios only (a regression file, a test's own).
@@ -77,6 +107,31 @@ impl Suite {
         Ok(report)
     }
 }
+
+/// Why a directory of the user's scenario files cannot join the suite.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioDirError {
+    #[error(transparent)]
+    Load(#[from] tokenstore_scenarios::LoadError),
+    #[error(
+        "scenario {scenario}: `{clause}` is not a clause of the contract (see `tokenstore clauses`)"
+    )]
+    UnknownClause { scenario: String, clause: String },
+    #[error("scenario {scenario}: the suite has a scenario of this name already; rename it")]
+    NameTaken { scenario: String },
+}
+
+/// The suite a user's `cargo test` runs: the embedded one, and the scenario files in
+/// `TOKENSTORE_SCENARIOS` when that names a directory.
+fn suite_from_env() -> Result<Suite, ScenarioDirError> {
+    match std::env::var_os(SCENARIOS_VAR) {
+        Some(dir) => Suite::embedded().with_scenario_dir(Path::new(&dir)),
+        None => Ok(Suite::embedded()),
+    }
+}
+
+/// The environment variable naming a directory of the user's own scenario files.
+pub const SCENARIOS_VAR: &str = "TOKENSTORE_SCENARIOS";
 
 /// Runs one case, unless it does not apply. A case whose fixture cannot be set up is
 /// an ERROR of its own: the other cases still run and the report is complete.
@@ -139,9 +194,19 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 /// Skips are decided here, while the list is built, so that `cargo test` and
 /// `cargo nextest` both show them as ignored; the reasons go to stderr.
 pub fn trials(store: &str, factory: Factory) -> Vec<Trial> {
+    let suite = match suite_from_env() {
+        Ok(suite) => suite,
+        Err(e) => {
+            // Shown as a failing test: a run must not pass without the user's files.
+            let why = format!("{SCENARIOS_VAR}: {e}");
+            return vec![Trial::test(format!("{store}::scenario-files"), move || {
+                Err(Failed::from(why))
+            })];
+        }
+    };
     let probe = runtime().block_on(Probe::of(&factory));
     let settings = Settings::from_env();
-    Suite::embedded()
+    suite
         .cases
         .into_iter()
         .map(|case| {

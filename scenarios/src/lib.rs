@@ -183,6 +183,14 @@ pub enum Step {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{file}: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{dir}: no scenario files (*.toml) in it")]
+    Empty { dir: String },
+    #[error("{file}: {source}")]
     Toml {
         file: String,
         #[source]
@@ -201,6 +209,34 @@ pub fn all() -> Result<Vec<Scenario>, LoadError> {
     let mut out = Vec::new();
     for (file, text) in FILES {
         out.extend(parse(file, text)?);
+    }
+    Ok(out)
+}
+
+/// Loads and expands every `*.toml` file in `dir` (a user's own scenarios), in name
+/// order. A directory without one is an error: a run must not pass by loading nothing.
+pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Scenario>, LoadError> {
+    let io = |file: &std::path::Path| {
+        let file = file.display().to_string();
+        move |source| LoadError::Io { file, source }
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(LoadError::Empty {
+            dir: dir.display().to_string(),
+        });
+    }
+    files.sort();
+    let mut out = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        out.extend(parse(&path.display().to_string(), &text)?);
     }
     Ok(out)
 }
