@@ -45,10 +45,11 @@ pub enum Bug {
     NumericIdsOnly,
     SplicedUpdateSql,
     PartialUpdateOnConflict,
+    CachesListing,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 28] = [
+    pub const ALL: [Bug; 29] = [
         Bug::UpdateThenInsertRace,
         Bug::TextMaxId,
         Bug::CaseInsensitiveMatch,
@@ -77,6 +78,7 @@ impl Bug {
         Bug::NumericIdsOnly,
         Bug::SplicedUpdateSql,
         Bug::PartialUpdateOnConflict,
+        Bug::CachesListing,
     ];
 
     /// The clause that must catch it.
@@ -97,7 +99,7 @@ impl Bug {
             Bug::FindDoesNotMerge => "find.merge",
             Bug::RefreshBeforeGrant => "find.precedence",
             Bug::DeleteAllDoesNothing => "all.delete",
-            Bug::StaleUserIndex => "model.sequences",
+            Bug::StaleUserIndex | Bug::CachesListing => "model.sequences",
             Bug::UnlockedCheckThenInsert => "concurrency.same-user",
             Bug::RacyIdCounter => "concurrency.distinct",
             Bug::NormalizesKeys | Bug::FoldsIds => "find.exact",
@@ -166,6 +168,10 @@ impl Bug {
             Bug::PartialUpdateOnConflict => {
                 "an update writes its non-key fields before it checks its keys for a conflict"
             }
+            Bug::CachesListing => {
+                "caches get_tokens' answer, dropping it on inserts and deletes but not when a \
+                 save updates a row"
+            }
         }
     }
 
@@ -195,6 +201,8 @@ struct Inner {
     users: Vec<(String, String)>,
     /// (key field, value) → the row a find gave back; only `Bug::CachesFinds` keeps it.
     finds: Vec<((Field, String), Token)>,
+    /// The last listing; only `Bug::CachesListing` keeps it.
+    listing: Option<Vec<Token>>,
 }
 
 /// `Bug::NormalizesKeys`: what a collation-like comparison sees of a value.
@@ -400,6 +408,7 @@ impl MutantStore {
         if let Some(user) = token.user_name() {
             inner.users.push((user.to_owned(), id.clone()));
         }
+        inner.listing = None;
         inner.rows.push(token.clone().with(Field::Id, &id));
         Ok(id)
     }
@@ -548,11 +557,17 @@ impl TokenStore for MutantStore {
         }
         inner.users.retain(|(_, rid)| rid != id);
         inner.finds.clear();
+        inner.listing = None;
         Ok(())
     }
 
     async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
-        Ok(self.inner().rows.clone())
+        let mut inner = self.inner();
+        if self.bug != Bug::CachesListing {
+            return Ok(inner.rows.clone());
+        }
+        let rows = inner.rows.clone();
+        Ok(inner.listing.get_or_insert(rows).clone())
     }
 
     async fn delete_tokens(&self) -> Result<(), StoreError> {
@@ -564,6 +579,7 @@ impl TokenStore for MutantStore {
         }
         inner.users.clear();
         inner.finds.clear();
+        inner.listing = None;
         Ok(())
     }
 
