@@ -13,7 +13,9 @@ use crate::token::{Field, Token};
 /// How big the store is and how many calls each operation gets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Workload {
+    /// Tokens in the store before the calls.
     pub size: usize,
+    /// Calls per operation.
     pub calls: usize,
 }
 
@@ -33,11 +35,17 @@ impl Workload {
 /// One operation on one store.
 #[derive(Clone, Debug, Serialize)]
 pub struct Measured {
+    /// The store's name.
     pub store: String,
+    /// The operation (`find_token`, ...).
     pub op: &'static str,
+    /// Calls made.
     pub calls: usize,
+    /// Calls per second.
     pub ops_per_sec: f64,
+    /// Median latency, microseconds.
     pub p50_us: f64,
+    /// 99th-percentile latency, microseconds.
     pub p99_us: f64,
 }
 

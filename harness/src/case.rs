@@ -11,16 +11,24 @@ use crate::{concurrency, durability, property, scenario};
 /// The checks written in Rust: what a scenario file cannot say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Builtin {
+    /// `concurrency.distinct`.
     Distinct,
+    /// `concurrency.same-user`.
     SameUser,
+    /// `concurrency.read-during-write`.
     ReadDuringWrite,
+    /// `concurrency.multi-instance`.
     MultiInstance,
+    /// `durability.reopen`.
     Reopen,
+    /// `durability.crash`.
     Crash,
+    /// `model.sequences`.
     ModelSequences,
 }
 
 impl Builtin {
+    /// Every built-in check, in report order.
     pub const ALL: [Builtin; 7] = [
         Builtin::Distinct,
         Builtin::SameUser,
@@ -48,6 +56,7 @@ impl Builtin {
 /// What one probe fixture showed about a store, to decide skips before running.
 #[derive(Clone, Debug)]
 pub struct Probe {
+    /// What the store declares.
     pub caps: Capabilities,
     /// The fixture can open a second instance on the same data.
     pub reopen: bool,
@@ -82,7 +91,9 @@ pub struct Settings {
 
 /// The environment variables that set [`Settings`].
 pub const CASES_VAR: &str = "TOKENSTORE_CASES";
+/// `TOKENSTORE_SEED`: the seed of the random sequences and the racing checks.
 pub const SEED_VAR: &str = "TOKENSTORE_SEED";
+/// How many random sequences run when nothing says.
 pub const DEFAULT_CASES: u32 = 128;
 
 impl Settings {
@@ -110,8 +121,11 @@ fn fresh_seed() -> u64 {
 }
 
 #[derive(Clone, Debug)]
+/// One test of the suite: a scenario, or a built-in check.
 pub enum Case {
+    /// A scenario from a file.
     Scenario(Scenario),
+    /// A check written in Rust.
     Builtin(Builtin),
 }
 
@@ -143,6 +157,7 @@ impl Case {
         )
     }
 
+    /// The clauses the case checks.
     pub fn clauses(&self) -> Vec<String> {
         match self {
             Case::Scenario(s) => s.clauses.clone(),

@@ -6,7 +6,9 @@ use serde::Serialize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
+    /// Must hold: a failure fails the run.
     Must,
+    /// Should hold: a failure warns.
     Should,
 }
 
@@ -29,10 +31,15 @@ pub enum Coverage {
 }
 
 #[derive(Clone, Copy, Debug)]
+/// One clause of the contract.
 pub struct Clause {
+    /// Its stable id (`find.exact`).
     pub id: &'static str,
+    /// MUST or SHOULD.
     pub level: Level,
+    /// The clause in one line.
     pub summary: &'static str,
+    /// What checks it.
     pub coverage: Coverage,
 }
 

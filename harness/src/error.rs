@@ -12,6 +12,7 @@ pub type BackendSource = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// driver error as `source`; stores must not pass on driver errors whose text holds
 /// a value (MySQL's "Duplicate entry '…'" is turned into [`StoreError::Conflict`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The input can never be valid: an empty id, a token that cannot be inserted.
     #[error("invalid input: {0}")]
@@ -19,13 +20,19 @@ pub enum StoreError {
     /// A value is longer than the store's declared maximum for its field.
     #[error("{field} is {actual} characters long; this store keeps at most {limit}")]
     LimitExceeded {
+        /// The field.
         field: Field,
+        /// The store's declared maximum, in characters.
         limit: usize,
+        /// The value's length, in characters.
         actual: usize,
     },
     /// The save would give a row a key value that another row holds.
     #[error("another token already holds this {field}")]
-    Conflict { field: Field },
+    Conflict {
+        /// The key field whose value another row holds.
+        field: Field,
+    },
     /// The store refused the call without saying why (a store behind an adapter whose
     /// errors are untyped); counts as a refusal only for such a store.
     #[error("refused: {0}")]
@@ -33,13 +40,16 @@ pub enum StoreError {
     /// The backend failed (I/O, connection, server).
     #[error("backend failure: {message}")]
     Backend {
+        /// What failed, without any token value.
         message: String,
+        /// The backend's own error.
         #[source]
         source: Option<BackendSource>,
     },
 }
 
 impl StoreError {
+    /// A backend failure with its cause.
     pub fn backend(message: impl Into<String>, source: impl Into<BackendSource>) -> Self {
         StoreError::Backend {
             message: message.into(),
@@ -81,12 +91,17 @@ impl StoreError {
 
 /// The kinds of [`StoreError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[non_exhaustive]
 pub enum ErrorKind {
+    /// [`StoreError::InvalidInput`].
     InvalidInput,
+    /// [`StoreError::LimitExceeded`].
     LimitExceeded,
+    /// [`StoreError::Conflict`].
     Conflict,
     /// A refusal of an unknown kind (untyped stores only).
     Refused,
+    /// [`StoreError::Backend`].
     Backend,
 }
 

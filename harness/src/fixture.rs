@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::store::{DynTokenStore, TokenStore};
 
+/// A boxed future that can move between threads.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A store shared between the tasks of a check.
@@ -29,13 +30,18 @@ pub type Writer = Arc<dyn Fn(u64) -> std::process::Command + Send + Sync>;
 /// A fresh store, and what a check may need besides it. The teardown runs once the
 /// check is done, even when it fails or the store panics.
 pub struct Fixture {
+    /// The store the check runs on.
     pub store: SharedStore,
+    /// How to open a second instance on the same data, if the store can.
     pub reopen: Option<Reopen>,
+    /// How to start a writer process for `durability.crash`, if the store can.
     pub writer: Option<Writer>,
+    /// What to run once the check is done (drop a table, say).
     pub teardown: Option<BoxFuture<'static, ()>>,
 }
 
 impl Fixture {
+    /// A fixture holding only this store.
     pub fn new(store: impl TokenStore + 'static) -> Self {
         Fixture {
             store: DynTokenStore::new_arc(store),
@@ -45,6 +51,7 @@ impl Fixture {
         }
     }
 
+    /// What to run once the check is done, even when it fails.
     pub fn with_teardown(mut self, teardown: impl Future<Output = ()> + Send + 'static) -> Self {
         self.teardown = Some(Box::pin(teardown));
         self
@@ -69,6 +76,7 @@ impl Fixture {
         self
     }
 
+    /// The writer process `durability.crash` kills: given the first token number, its command.
     pub fn with_writer(
         mut self,
         writer: impl Fn(u64) -> std::process::Command + Send + Sync + 'static,

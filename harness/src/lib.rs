@@ -7,7 +7,8 @@
 //! - [`Suite`], which runs every scenario on a store and gives a [`RunReport`];
 //! - [`trials`] and [`conformance_main!`], which make the suite one named test per
 //!   scenario in a user's own `cargo test`.
-
+// Every public item says what it is: users build on this crate.
+#![warn(missing_docs)]
 // A check's `Err` is its `Failure` report, made at most once per check and never on a
 // hot path; boxing it would only add noise to every check.
 #![allow(clippy::result_large_err)]

@@ -87,6 +87,7 @@ impl State {
 }
 
 impl Model {
+    /// An empty model with no limits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -108,10 +109,7 @@ impl Model {
 
 impl TokenStore for Model {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            limits: self.limits,
-            ..Capabilities::default()
-        }
+        Capabilities::default().limits(self.limits)
     }
 
     fn files(&self) -> Vec<PathBuf> {

@@ -10,9 +10,13 @@ use crate::token::Field;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+/// How one case or clause came out.
 pub enum Status {
+    /// Every check of it held.
     Pass,
+    /// A check of it failed.
     Fail,
+    /// It does not apply to the store (`reason` says why).
     Skip,
     /// The case could not be set up (the store's constructor failed, say): nothing
     /// of the clause was checked, and that counts as a failure.
@@ -30,7 +34,9 @@ pub struct Failure {
     pub step: usize,
     /// Every step up to and including the failing one, as run.
     pub steps: Vec<String>,
+    /// What the contract asks at that step.
     pub expected: String,
+    /// What the store did.
     pub actual: String,
     /// A scenario file that reproduces the failure (model.sequences).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,21 +99,30 @@ impl std::fmt::Display for Failure {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// How one case (scenario or built-in check) came out.
 pub struct ScenarioReport {
     /// `family::name`.
     pub name: String,
+    /// Its status.
     pub status: Status,
     /// Why it was skipped.
     pub reason: Option<String>,
+    /// How long it ran.
     pub duration: Duration,
+    /// Why it failed.
     pub failure: Option<Failure>,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// How one clause came out, with its cases.
 pub struct ClauseReport {
+    /// The clause id.
     pub id: &'static str,
+    /// MUST or SHOULD.
     pub level: Level,
+    /// The clause in one line.
     pub summary: &'static str,
+    /// Its status, from its cases'.
     pub status: Status,
     /// Why it was skipped.
     pub reason: Option<String>,
@@ -119,19 +134,24 @@ pub struct ClauseReport {
     /// A passing clause that was only partly run (some of its scenarios were skipped).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partial: Option<String>,
+    /// The cases that check it.
     pub scenarios: Vec<ScenarioReport>,
 }
 
 /// What a store declared, in a report.
 #[derive(Clone, Debug, Serialize)]
 pub struct StoreInfo {
+    /// The store's name.
     pub name: String,
     /// Where the store is, with any password removed.
     pub location: String,
+    /// Declared durable.
     pub durable: bool,
+    /// Declared to keep files.
     pub files: bool,
     /// Declared maximum length per field; absent fields have no limit.
     pub limits: Vec<(&'static str, usize)>,
+    /// Declared safe to share between threads.
     pub thread_safe: bool,
     /// False when error kinds could not be checked (see `Capabilities::typed_errors`).
     pub typed_errors: bool,
@@ -140,6 +160,7 @@ pub struct StoreInfo {
 }
 
 impl StoreInfo {
+    /// What a store with these capabilities declared.
     pub fn new(name: &str, location: &str, caps: &Capabilities) -> Self {
         StoreInfo {
             name: name.to_owned(),
@@ -158,7 +179,9 @@ impl StoreInfo {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// A whole run: the store, the settings and every clause.
 pub struct RunReport {
+    /// What the store declared.
     pub store: StoreInfo,
     /// SHOULD clauses count as failures.
     pub strict: bool,
@@ -166,6 +189,7 @@ pub struct RunReport {
     pub seed: u64,
     /// Random sequences run by `model.sequences`.
     pub cases: u32,
+    /// Every clause of the contract, in contract order.
     pub clauses: Vec<ClauseReport>,
 }
 
@@ -174,6 +198,7 @@ pub struct RunReport {
 /// fails the run, so that the list cannot go stale.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Counts {
+    /// Clauses that passed.
     pub passed: usize,
     /// Clauses that fail the run: FAIL, ERROR and STALE together.
     pub failed: usize,
@@ -181,10 +206,13 @@ pub struct Counts {
     pub errors: usize,
     /// Of `failed`, allow-list entries that pass now.
     pub stale: usize,
+    /// SHOULD clauses that failed outside `--strict`.
     pub warned: usize,
+    /// Failures on the allow-list.
     pub allowed: usize,
     /// Clauses not checked to the end because another clause failed.
     pub blocked: usize,
+    /// Clauses that do not apply to the store.
     pub skipped: usize,
 }
 
@@ -218,7 +246,9 @@ impl Counts {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// The clause holds.
     Pass,
+    /// The clause fails the run.
     Fail,
     /// A SHOULD clause failed outside `--strict`.
     Warn,
@@ -226,6 +256,7 @@ pub enum Verdict {
     Allowed,
     /// On the allow-list, but passing: remove it from the list.
     Stale,
+    /// It does not apply.
     Skip,
     /// The case could not be set up; fails the run.
     Error,
@@ -372,6 +403,7 @@ impl RunReport {
             .any(|b| matches!(self.verdict(b), Verdict::Fail | Verdict::Error))
     }
 
+    /// How many clauses came out which way.
     pub fn counts(&self) -> Counts {
         let mut n = Counts::default();
         for c in &self.clauses {

@@ -68,6 +68,7 @@ impl Suite {
         }
     }
 
+    /// Every case, in run order.
     pub fn cases(&self) -> &[Case] {
         &self.cases
     }
@@ -111,14 +112,25 @@ impl Suite {
 /// Why a directory of the user's scenario files cannot join the suite.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioDirError {
+    /// The directory or a file in it could not be loaded.
     #[error(transparent)]
     Load(#[from] tokenstore_scenarios::LoadError),
+    /// A scenario names a clause the contract does not have.
     #[error(
         "scenario {scenario}: `{clause}` is not a clause of the contract (see `tokenstore clauses`)"
     )]
-    UnknownClause { scenario: String, clause: String },
+    UnknownClause {
+        /// The scenario.
+        scenario: String,
+        /// The clause id it names.
+        clause: String,
+    },
+    /// A scenario has the name of one already in the suite.
     #[error("scenario {scenario}: the suite has a scenario of this name already; rename it")]
-    NameTaken { scenario: String },
+    NameTaken {
+        /// The scenario's full name.
+        scenario: String,
+    },
 }
 
 /// The suite a user's `cargo test` runs: the embedded one, and the scenario files in
@@ -242,9 +254,13 @@ pub fn unavailable(store: &str, why: &str) -> Vec<Trial> {
 /// Expands to a `fn main` for a `harness = false` test target that runs the whole
 /// suite on each named store, one test per scenario.
 ///
-/// ```ignore
+/// In `tests/conformance.rs`, with `harness = false` for that test in `Cargo.toml`
+/// (here the reference model stands in for your store):
+///
+/// ```no_run
 /// tokenstore_harness::conformance_main! {
-///     "mystore" => || async { MyStore::open().await },
+///     // a name, and a closure that opens a fresh, empty store each time it is called
+///     "model" => || async { Ok::<_, String>(tokenstore_harness::Model::new()) },
 /// }
 /// ```
 #[macro_export]

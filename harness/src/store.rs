@@ -11,6 +11,45 @@ use crate::token::{Field, Token};
 /// code that picks a store at run time holds a [`BoxedStore`]
 /// (`DynTokenStore::new_box(store)`). The futures are `Send`, so a store can be
 /// shared between tasks on a multi-threaded runtime.
+///
+/// A store that keeps its rows in the reference model (yours talks to its database):
+///
+/// ```
+/// use std::path::PathBuf;
+/// use tokenstore_harness::{Capabilities, Model, StoreError, Token, TokenStore};
+///
+/// #[derive(Default)]
+/// struct MyStore {
+///     rows: Model,
+/// }
+///
+/// impl TokenStore for MyStore {
+///     fn capabilities(&self) -> Capabilities {
+///         Capabilities::default()
+///     }
+///     fn files(&self) -> Vec<PathBuf> {
+///         Vec::new()
+///     }
+///     async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
+///         self.rows.find_token(probe).await
+///     }
+///     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
+///         self.rows.save_token(token).await
+///     }
+///     async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
+///         self.rows.delete_token(id).await
+///     }
+///     async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
+///         self.rows.get_tokens().await
+///     }
+///     async fn delete_tokens(&self) -> Result<(), StoreError> {
+///         self.rows.delete_tokens().await
+///     }
+///     async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
+///         self.rows.find_token_by_id(id).await
+///     }
+/// }
+/// ```
 #[trait_variant::make(Send)]
 #[dynosaur::dynosaur(pub DynTokenStore = dyn(box) TokenStore)]
 pub trait TokenStore: Sync {
@@ -44,8 +83,18 @@ pub type BoxedStore = Box<DynTokenStore<'static>>;
 
 /// What a store declares about itself. `Capabilities::default()` is a store that is
 /// not durable, keeps no files, declares no limits, may be shared between threads
-/// and says which kind each error is; state only what differs.
+/// and says which kind each error is; state only what differs, with the setters:
+///
+/// ```
+/// use tokenstore_harness::{Capabilities, Limits};
+///
+/// let declared = Capabilities::default().durable(true).limits(Limits::sdk_schema());
+/// assert!(declared.durable && !declared.files);
+/// ```
+///
+/// New declarations may be added; the setters keep a store's code unchanged then.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// Keeps every acknowledged write across a drop and reopen, and across a crash.
     pub durable: bool,
@@ -64,6 +113,50 @@ pub struct Capabilities {
     /// A Rust store cannot: `Token` turns `""` into absent, so for it the part of
     /// `value.empty` about keeping and matching `""` holds by the type.
     pub raw_values: bool,
+}
+
+impl Capabilities {
+    /// Sets [`Capabilities::durable`].
+    #[must_use]
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// Sets [`Capabilities::files`].
+    #[must_use]
+    pub fn files(mut self, files: bool) -> Self {
+        self.files = files;
+        self
+    }
+
+    /// Sets [`Capabilities::limits`].
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets [`Capabilities::thread_safe`].
+    #[must_use]
+    pub fn thread_safe(mut self, thread_safe: bool) -> Self {
+        self.thread_safe = thread_safe;
+        self
+    }
+
+    /// Sets [`Capabilities::typed_errors`].
+    #[must_use]
+    pub fn typed_errors(mut self, typed_errors: bool) -> Self {
+        self.typed_errors = typed_errors;
+        self
+    }
+
+    /// Sets [`Capabilities::raw_values`].
+    #[must_use]
+    pub fn raw_values(mut self, raw_values: bool) -> Self {
+        self.raw_values = raw_values;
+        self
+    }
 }
 
 impl Default for Capabilities {
@@ -106,6 +199,7 @@ impl Limits {
         limits
     }
 
+    /// The limit on this field, if any.
     pub fn get(&self, field: Field) -> Option<usize> {
         self.0[field.index()]
     }

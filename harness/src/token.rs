@@ -7,15 +7,25 @@ use secrecy::{ExposeSecret, SecretString};
 /// One column of the SDK's `oauthtoken` table, in schema order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {
+    /// `id`: the row's id.
     Id,
+    /// `user_name`: the user's email.
     UserName,
+    /// `client_id`.
     ClientId,
+    /// `client_secret` (a secret).
     ClientSecret,
+    /// `refresh_token` (a secret).
     RefreshToken,
+    /// `access_token` (a secret).
     AccessToken,
+    /// `grant_token` (a secret).
     GrantToken,
+    /// `expiry_time`.
     ExpiryTime,
+    /// `redirect_url`.
     RedirectUrl,
+    /// `api_domain`.
     ApiDomain,
 }
 
@@ -59,10 +69,12 @@ impl Field {
     }
 
     /// Position in the SDK's column order (0 for `id`).
+    /// Its position in [`Field::ALL`].
     pub fn index(self) -> usize {
         self as usize
     }
 
+    /// The field with this column name (`user_name`), if any.
     pub fn from_name(name: &str) -> Option<Field> {
         Field::ALL.into_iter().find(|f| f.name() == name)
     }
@@ -119,6 +131,7 @@ pub struct Token {
 }
 
 impl Token {
+    /// A token with no field.
     pub fn new() -> Self {
         Self::default()
     }
@@ -173,14 +186,17 @@ impl Token {
             .filter(|f| self.handed_back & (1 << f.index()) != 0)
     }
 
+    /// True when the field has a value.
     pub fn has(&self, field: Field) -> bool {
         self.values[field.index()].is_some()
     }
 
+    /// The `id` field.
     pub fn id(&self) -> Option<&str> {
         self.get(Field::Id)
     }
 
+    /// The `user_name` field.
     pub fn user_name(&self) -> Option<&str> {
         self.get(Field::UserName)
     }
@@ -197,6 +213,7 @@ impl Token {
         self.fields().filter(|(f, _)| f.is_secret()).map(|(_, v)| v)
     }
 
+    /// True when no field has a value.
     pub fn is_empty(&self) -> bool {
         self.values.iter().all(Option::is_none)
     }

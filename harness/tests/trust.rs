@@ -33,10 +33,7 @@ struct Probe {
 
 impl TokenStore for Probe {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: self.durable,
-            ..Capabilities::default()
-        }
+        Capabilities::default().durable(self.durable)
     }
 
     fn files(&self) -> Vec<PathBuf> {

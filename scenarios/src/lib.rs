@@ -4,6 +4,8 @@
 //! The format is language-neutral and documented in `scenarios/FORMAT.md`. The loader
 //! checks a file's structure and expands `each` loops into plain steps; the harness
 //! interprets the steps against a store.
+// Every public item says what it is: users build on this crate.
+#![warn(missing_docs)]
 
 use std::collections::BTreeMap;
 
@@ -30,12 +32,15 @@ pub const FILES: &[(&str, &str)] = &[
 pub struct Scenario {
     /// The file's family (`find`, `save`, ...).
     pub family: String,
+    /// Its name, unique within the family.
     pub name: String,
     /// The clause ids this scenario checks.
     pub clauses: Vec<String>,
+    /// What it checks, in a sentence.
     pub description: String,
     /// Store capabilities the scenario needs (`files`, `durable`); without them it is skipped.
     pub requires: Vec<String>,
+    /// The steps, in order.
     pub steps: Vec<ScenarioStep>,
 }
 
@@ -44,7 +49,9 @@ pub struct Scenario {
 /// reported under that clause, and the scenario's own clauses as blocked by it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScenarioStep {
+    /// The operation and its expectation.
     pub op: Step,
+    /// The clause this step's expectation checks, when not one of the scenario's.
     pub checks: Option<String>,
 }
 
@@ -96,14 +103,22 @@ pub type TokenSpec = BTreeMap<String, ValueSpec>;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum ValueSpec {
+    /// The value as written.
     Text(String),
-    Fill { fill: String, len: Length },
+    /// `len` characters, each `fill`.
+    Fill {
+        /// The character repeated.
+        fill: String,
+        /// How many.
+        len: Length,
+    },
 }
 
 /// The length of a generated value.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum Length {
+    /// This many characters.
     Exact(usize),
     /// `"limit"`: the field's declared limit (64 KiB if none); `"over"`: one more.
     Relative(RelativeLength),
@@ -111,8 +126,11 @@ pub enum Length {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// A length relative to the field's declared limit.
 pub enum RelativeLength {
+    /// The limit itself.
     Limit,
+    /// One character over it.
     Over,
 }
 
@@ -120,9 +138,12 @@ pub enum RelativeLength {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(untagged)]
 pub enum IdSpec {
+    /// An id written out.
     Literal(String),
+    /// The id an earlier save bound to `ref`.
     Ref {
         #[serde(rename = "ref")]
+        /// The binding's name.
         name: String,
     },
 }
@@ -130,7 +151,9 @@ pub enum IdSpec {
 /// What a find or find_by_id must give back.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expect {
+    /// `"none"`: no token.
     Nothing,
+    /// This token, every field.
     Token(TokenSpec),
 }
 
@@ -140,39 +163,59 @@ pub enum Step {
     /// Save; on success `bind` names the new id (it must differ from every bound id),
     /// `same_id` requires the id of an earlier binding; `error` requires a failure.
     Save {
+        /// The token to save.
         token: TokenSpec,
+        /// The name the new id is bound to.
         bind: Option<String>,
+        /// The binding whose id the save must give back.
         same_id: Option<String>,
+        /// The error kind the save must fail with.
         error: Option<String>,
     },
+    /// Find by the probe's key; `expect` is the answer, `error` an error kind.
     Find {
+        /// The probe.
         probe: TokenSpec,
+        /// The answer it must give.
         expect: Option<Expect>,
+        /// The error kind it must fail with.
         error: Option<String>,
     },
+    /// Find by id; `expect` is the answer, `error` an error kind.
     FindById {
+        /// The id asked for.
         id: IdSpec,
+        /// The answer it must give.
         expect: Option<Expect>,
+        /// The error kind it must fail with.
         error: Option<String>,
     },
+    /// Delete by id; `error` is an error kind it must fail with.
     Delete {
+        /// The id to delete.
         id: IdSpec,
+        /// The error kind it must fail with.
         error: Option<String>,
     },
     /// `expect` compares as a set; `count` compares the number of rows.
     GetTokens {
+        /// The rows it must give, as a set.
         expect: Option<Vec<TokenSpec>>,
+        /// How many rows it must give.
         count: Option<usize>,
     },
+    /// Remove every token.
     DeleteTokens,
     /// Save a token that matches no row: it must come back byte for byte (by id, by
     /// its key and in get_tokens, with every other row unchanged), or be refused with
     /// LimitExceeded when a value is over the store's declared limit, changing nothing.
     Roundtrip {
+        /// The token to save and read back.
         token: TokenSpec,
     },
     /// The named bindings hold pairwise distinct ids.
     DistinctIds {
+        /// The bound names.
         names: Vec<String>,
     },
     /// Every file the store keeps is readable and writable by its owner only.
@@ -183,23 +226,37 @@ pub enum Step {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{file}: {source}")]
+    /// A file could not be read.
     Io {
+        /// The file.
         file: String,
         #[source]
+        /// The reason.
         source: std::io::Error,
     },
     #[error("{dir}: no scenario files (*.toml) in it")]
-    Empty { dir: String },
+    /// A directory holds no scenario file.
+    Empty {
+        /// The directory.
+        dir: String,
+    },
     #[error("{file}: {source}")]
+    /// A file is not valid TOML or not a scenario file.
     Toml {
+        /// The file.
         file: String,
         #[source]
+        /// The parse error, with its line.
         source: toml::de::Error,
     },
     #[error("{file}: scenario {scenario}: {message}")]
+    /// A scenario is valid TOML but cannot run as written.
     Invalid {
+        /// The file.
         file: String,
+        /// The scenario.
         scenario: String,
+        /// What is wrong.
         message: String,
     },
 }

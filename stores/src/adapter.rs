@@ -209,15 +209,14 @@ fn handshake(line: &str) -> Result<(String, Capabilities, Vec<PathBuf>), StoreEr
         limits = Limits::from_pairs(&declared);
     }
     let files = files_of(caps);
-    let capabilities = Capabilities {
-        durable: caps["durable"].as_bool().unwrap_or(false),
-        files: !files.is_empty(),
-        limits,
+    let capabilities = Capabilities::default()
+        .durable(caps["durable"].as_bool().unwrap_or(false))
+        .files(!files.is_empty())
+        .limits(limits)
         // An adapter that does not say it may be shared between threads may not.
-        thread_safe: caps["thread_safe"].as_bool().unwrap_or(false),
-        typed_errors: caps["errors"].as_str() != Some("untyped"),
-        raw_values: true,
-    };
+        .thread_safe(caps["thread_safe"].as_bool().unwrap_or(false))
+        .typed_errors(caps["errors"].as_str() != Some("untyped"))
+        .raw_values(true);
     Ok((
         hello["store"].as_str().unwrap_or("adapter").to_owned(),
         capabilities,

@@ -197,11 +197,7 @@ impl FileStore {
 
 impl TokenStore for FileStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: true,
-            files: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default().durable(true).files(true)
     }
 
     fn files(&self) -> Vec<PathBuf> {

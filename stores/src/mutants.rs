@@ -456,10 +456,7 @@ impl MutantStore {
 
 impl TokenStore for MutantStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: self.bug == Bug::ClaimsDurability,
-            ..Capabilities::default()
-        }
+        Capabilities::default().durable(self.bug == Bug::ClaimsDurability)
     }
 
     fn files(&self) -> Vec<PathBuf> {

@@ -486,11 +486,9 @@ async fn no_pad_binary_collation(conn: &mut Conn) -> Result<&'static str, StoreE
 
 impl TokenStore for MysqlStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: true,
-            limits: Limits::sdk_schema(),
-            ..Capabilities::default()
-        }
+        Capabilities::default()
+            .durable(true)
+            .limits(Limits::sdk_schema())
     }
 
     fn files(&self) -> Vec<PathBuf> {

@@ -235,13 +235,11 @@ fn row_to_token(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
 
 impl TokenStore for SqliteStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            durable: self.path.is_some(),
-            files: self.path.is_some(),
-            // The SDK's column sizes, so a token this store accepts fits the SDK's table.
-            limits: Limits::sdk_schema(),
-            ..Capabilities::default()
-        }
+        // The SDK's column sizes, so a token this store accepts fits the SDK's table.
+        Capabilities::default()
+            .durable(self.path.is_some())
+            .files(self.path.is_some())
+            .limits(Limits::sdk_schema())
     }
 
     fn files(&self) -> Vec<PathBuf> {
