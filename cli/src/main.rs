@@ -262,6 +262,7 @@ impl RunArgs {
 }
 
 fn main() -> ExitCode {
+    tokenstore_harness::notes_to_stderr();
     let cli = Cli::parse();
     if let Some(name) = mysql_server::unknown_required() {
         eprintln!(

@@ -254,7 +254,7 @@ async fn multi_instance(stores: [SharedStore; 2]) -> Result<(), Failure> {
     let started = std::time::Instant::now();
     concurrency::distinct(&stores, Builtin::MultiInstance.clause()).await?;
     if started.elapsed().as_secs() >= 1 {
-        eprintln!("concurrency.multi-instance: distinct users done; same user next");
+        tracing::info!("concurrency.multi-instance: distinct users done; same user next");
     }
     concurrency::same_user(&stores).await?;
     concurrency::read_during_write(&stores).await

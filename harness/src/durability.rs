@@ -161,7 +161,7 @@ pub async fn crash(
         next = acks.keys().next_back().map_or(next, |k| k + 1) + 2;
         acked.extend(acks);
         if started.elapsed() > Duration::from_secs(1) && round % 5 == 4 {
-            eprintln!(
+            tracing::info!(
                 "durability.crash: {} of {KILLS} kills, {} saves acknowledged",
                 round + 1,
                 acked.len()

@@ -38,7 +38,9 @@ pub use fixture::{
 pub use key::{LookupKey, insertable};
 pub use model::Model;
 pub use report::{AllowList, RunReport, Status, Verdict};
-pub use runner::{SCENARIOS_VAR, ScenarioDirError, Suite, runtime, trials, unavailable};
+pub use runner::{
+    SCENARIOS_VAR, ScenarioDirError, Suite, notes_to_stderr, runtime, trials, unavailable,
+};
 pub use store::{BoxedStore, Capabilities, DynTokenStore, Limits, TokenStore, require_id};
 pub use token::{Field, Token};
 

@@ -267,6 +267,7 @@ pub fn unavailable(store: &str, why: &str) -> Vec<Trial> {
 macro_rules! conformance_main {
     ($($name:expr => $open:expr),+ $(,)?) => {
         fn main() -> ::std::process::ExitCode {
+            $crate::notes_to_stderr();
             let args = $crate::libtest_mimic::Arguments::from_args();
             let mut trials = ::std::vec::Vec::new();
             $( trials.extend($crate::trials($name, $crate::factory($open))); )+
@@ -275,9 +276,22 @@ macro_rules! conformance_main {
     };
 }
 
+/// Prints the harness's notes (why a test is skipped, the progress of long checks) on
+/// stderr, one plain line each. The library writes nothing itself; a binary that wants
+/// the notes calls this first (`conformance_main!` and the `tokenstore` command do).
+/// Does nothing when the binary already has a `tracing` subscriber.
+pub fn notes_to_stderr() {
+    let _already = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_level(false)
+        .without_time()
+        .try_init();
+}
+
 /// An ignored trial; run anyway (`--include-ignored`), it reports the reason.
 fn skipped(name: String, why: String) -> Trial {
-    eprintln!("note: {name} is skipped: {why}");
+    tracing::info!("note: {name} is skipped: {why}");
     Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why))).with_ignored_flag(true)
 }
 

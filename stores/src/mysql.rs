@@ -419,12 +419,14 @@ impl MysqlStore {
             }
         }
         let id = match target {
-            Some(mut row) => {
-                row.apply_update(token);
-                tx.exec_drop(&self.sql.update, params(sql::update_params(&row.to_row())))
-                    .await
-                    .map_err(retry_or_fail("update a token"))?;
-                row.id().unwrap_or_default().to_owned()
+            Some(row) => {
+                let id = row.id().unwrap_or_default().to_owned();
+                if let Some((update, values)) = sql::update_of(&self.table, token, &id) {
+                    tx.exec_drop(update, params(values.into_iter().map(Some)))
+                        .await
+                        .map_err(retry_or_fail("update a token"))?;
+                }
+                id
             }
             None if !insertable(token) => return Err(Attempt::Fail(StoreError::not_insertable())),
             None => {

@@ -2,7 +2,7 @@
 //! statements built from it. Every value is bound as a parameter; only these fixed
 //! column names are ever written into SQL text.
 
-use tokenstore_harness::Field;
+use tokenstore_harness::{Field, Token};
 
 /// The SDK's table name.
 pub const TABLE: &str = "oauthtoken";
@@ -22,8 +22,6 @@ pub struct Statements {
     pub select_all: String,
     /// `INSERT INTO <table> (<columns>) VALUES (?, …)`.
     pub insert: String,
-    /// `UPDATE <table> SET user_name = ?, … WHERE id = ?` (see [`update_params`]).
-    pub update: String,
     pub delete_one: String,
     pub delete_all: String,
 }
@@ -32,16 +30,11 @@ impl Statements {
     pub fn new(table: &str) -> Self {
         let cols = columns();
         let marks = vec!["?"; Field::ALL.len()].join(", ");
-        let sets: Vec<String> = Field::ALL[1..]
-            .iter()
-            .map(|f| format!("{} = ?", f.name()))
-            .collect();
         Statements {
             select_by: Field::ALL
                 .map(|f| format!("SELECT {cols} FROM {table} WHERE {} = ?", f.name())),
             select_all: format!("SELECT {cols} FROM {table}"),
             insert: format!("INSERT INTO {table} ({cols}) VALUES ({marks})"),
-            update: format!("UPDATE {table} SET {} WHERE id = ?", sets.join(", ")),
             delete_one: format!("DELETE FROM {table} WHERE id = ?"),
             delete_all: format!("DELETE FROM {table}"),
         }
@@ -51,15 +44,6 @@ impl Statements {
     pub fn select_by(&self, field: Field) -> &str {
         &self.select_by[field.index()]
     }
-}
-
-/// The parameters of [`Statements::update`]: the row's columns after the id, then the id.
-pub fn update_params(row: &[Option<&str>; 10]) -> Vec<Option<String>> {
-    row[1..]
-        .iter()
-        .chain(std::iter::once(&row[0]))
-        .map(|v| v.map(str::to_owned))
-        .collect()
 }
 
 /// The key column a unique-index violation names, from a driver's message
@@ -73,9 +57,22 @@ pub fn conflicting_field(message: &str) -> Field {
         .map_or(Field::UserName, |(_, f)| f)
 }
 
-/// `UPDATE <table> SET <column> = ?, … WHERE id = ?` for just these columns, so that an
-/// update touches only the indexes of the columns it changes.
-pub fn update_some(table: &str, fields: &[Field]) -> String {
-    let sets: Vec<String> = fields.iter().map(|f| format!("{} = ?", f.name())).collect();
-    format!("UPDATE {table} SET {} WHERE id = ?", sets.join(", "))
+/// The update a save makes to the row `id`: `UPDATE <table> SET <column> = ?, … WHERE
+/// id = ?` for just the columns the token carries (rule 4.4: the others keep their
+/// values), so that only their indexes change; and its parameters. `None` when the
+/// token carries nothing but an id.
+pub fn update_of(table: &str, token: &Token, id: &str) -> Option<(String, Vec<String>)> {
+    let changed: Vec<(Field, &str)> = token.fields().filter(|(f, _)| *f != Field::Id).collect();
+    if changed.is_empty() {
+        return None;
+    }
+    let sets: Vec<String> = changed
+        .iter()
+        .map(|(f, _)| format!("{} = ?", f.name()))
+        .collect();
+    let values = changed.iter().map(|(_, v)| (*v).to_owned());
+    Some((
+        format!("UPDATE {table} SET {} WHERE id = ?", sets.join(", ")),
+        values.chain(std::iter::once(id.to_owned())).collect(),
+    ))
 }

@@ -165,16 +165,8 @@ impl SqliteStore {
     fn save(&self, tx: &Transaction<'_>, token: &Token) -> Result<String, StoreError> {
         if let Some(row) = self.target(tx, token)? {
             let id = row.id().unwrap_or_default().to_owned();
-            // Only the columns the token carries (rule 4.4), so only their indexes change.
-            let changed: Vec<(Field, &str)> =
-                token.fields().filter(|(f, _)| *f != Field::Id).collect();
-            if !changed.is_empty() {
-                let columns: Vec<Field> = changed.iter().map(|(f, _)| *f).collect();
-                let values = changed
-                    .iter()
-                    .map(|(_, v)| *v)
-                    .chain(std::iter::once(id.as_str()));
-                tx.prepare_cached(&sql::update_some(TABLE, &columns))
+            if let Some((update, values)) = sql::update_of(TABLE, token, &id) {
+                tx.prepare_cached(&update)
                     .and_then(|mut st| st.execute(params_from_iter(values)))
                     .map_err(|e| backend("update a token", e))?;
             }
