@@ -5,7 +5,7 @@ use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
-use tokenstore_harness::bench::{self, Measured, OPS, Workload};
+use tokenstore_harness::bench::{self, BenchOp, Measured, Workload};
 use tokenstore_harness::runtime;
 use tokenstore_stores::StoreSpec;
 
@@ -37,7 +37,7 @@ pub fn table(results: &[Measured]) -> String {
         "{:<22} {:<24} {:>12} {:>11} {:>11}\n",
         "operation", "store", "ops/s", "p50 µs", "p99 µs"
     );
-    for op in OPS {
+    for op in BenchOp::ALL {
         for m in results.iter().filter(|m| m.op == op) {
             out.push_str(&format!(
                 "{:<22} {:<24} {:>12.0} {:>11.1} {:>11.1}\n",
@@ -66,12 +66,12 @@ pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
         }
         v
     });
-    let width = 160 * OPS.len() as u32 + 120;
+    let width = 160 * BenchOp::ALL.len() as u32 + 120;
     let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
     let draw = |e: DrawingAreaErrorKind<_>| e.to_string();
     root.fill(&WHITE).map_err(draw)?;
     let max = results.iter().map(|m| m.ops_per_sec).fold(10.0, f64::max) * 2.0;
-    let slots = OPS.len() * (stores.len() + 1);
+    let slots = BenchOp::ALL.len() * (stores.len() + 1);
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "token stores: operations per second (log scale)",
@@ -93,7 +93,7 @@ pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     for (si, store) in stores.iter().enumerate() {
         let color = Palette99::pick(si).to_rgba();
-        let bars = OPS.iter().enumerate().filter_map(|(oi, op)| {
+        let bars = BenchOp::ALL.iter().enumerate().filter_map(|(oi, op)| {
             let m = results.iter().find(|m| &m.store == store && m.op == *op)?;
             let x = oi * (stores.len() + 1) + si;
             Some(Rectangle::new(
@@ -109,7 +109,7 @@ pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
     }
     // Each operation's name above its group of bars.
     let group = stores.len() + 1;
-    let names = OPS.iter().enumerate().map(|(oi, op)| {
+    let names = BenchOp::ALL.iter().enumerate().map(|(oi, op)| {
         let top = results
             .iter()
             .filter(|m| m.op == *op)

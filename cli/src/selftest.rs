@@ -11,6 +11,29 @@ use tokenstore_stores::mutants::{self, Bug};
 /// A mutant caught only by `model.sequences` must shrink to at most this many steps.
 const MAX_SHRUNK_STEPS: usize = 4;
 
+/// How the suite did on one mutant.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Caught by the clause it breaks.
+    Caught,
+    /// Not caught by the clause it breaks.
+    Missed,
+    /// A `model.sequences` mutant caught elsewhere too, or by a long sequence.
+    MissedBySequences,
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Caught => "caught",
+            Verdict::Missed => "MISSED",
+            Verdict::MissedBySequences => {
+                "MISSED (not caught by model.sequences alone, shrunk to at most 4 steps)"
+            }
+        })
+    }
+}
+
 fn run(name: &str, factory: &Factory, settings: Settings) -> Result<RunReport, String> {
     runtime()
         .block_on(Suite::embedded().run(name, "", factory, settings, |_, _| {}))
@@ -33,14 +56,14 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
         let report = run(&bug.name(), &mutants::factory(bug), settings)?;
         let caught = report.failing();
         let mut verdict = if caught.contains(bug.clause()) {
-            "caught"
+            Verdict::Caught
         } else {
-            "MISSED"
+            Verdict::Missed
         };
         if bug.clause() == "model.sequences" {
             let steps = shrunk_steps(&report);
             if caught.len() != 1 || steps.is_none_or(|n| n > MAX_SHRUNK_STEPS) {
-                verdict = "MISSED (not caught by model.sequences alone, shrunk to at most 4 steps)";
+                verdict = Verdict::MissedBySequences;
             }
             if let Some(replay) = shrunk_replay(&report) {
                 eprintln!("{} shrunk to:\n{replay}", bug.name());
@@ -54,7 +77,7 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
             all.join(", ")
         );
         outln!("{:<22}   {}", "", bug.description());
-        if verdict == "caught" {
+        if verdict == Verdict::Caught {
             ok += 1
         } else {
             bad += 1

@@ -37,8 +37,8 @@ impl Workload {
 pub struct Measured {
     /// The store's name.
     pub store: String,
-    /// The operation (`find_token`, ...).
-    pub op: &'static str,
+    /// The operation.
+    pub op: BenchOp,
     /// Calls made.
     pub calls: usize,
     /// Calls per second.
@@ -49,16 +49,63 @@ pub struct Measured {
     pub p99_us: f64,
 }
 
-/// The operations, in report order.
-pub const OPS: [&str; 7] = [
-    "find by user",
-    "find by access token",
-    "find_token_by_id",
-    "save (update)",
-    "save (insert)",
-    "delete_token",
-    "get_tokens",
-];
+/// An operation the benchmark times.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BenchOp {
+    /// `find_token` by user name.
+    #[serde(rename = "find by user")]
+    FindByUser,
+    /// `find_token` by access token.
+    #[serde(rename = "find by access token")]
+    FindByAccess,
+    /// `find_token_by_id`.
+    #[serde(rename = "find_token_by_id")]
+    FindById,
+    /// `save_token` of a token that updates a stored row.
+    #[serde(rename = "save (update)")]
+    Update,
+    /// `save_token` of a new token.
+    #[serde(rename = "save (insert)")]
+    Insert,
+    /// `delete_token` of a row an insert added.
+    #[serde(rename = "delete_token")]
+    Delete,
+    /// `get_tokens`.
+    #[serde(rename = "get_tokens")]
+    GetTokens,
+}
+
+impl BenchOp {
+    /// Every operation, in report order.
+    pub const ALL: [BenchOp; 7] = [
+        BenchOp::FindByUser,
+        BenchOp::FindByAccess,
+        BenchOp::FindById,
+        BenchOp::Update,
+        BenchOp::Insert,
+        BenchOp::Delete,
+        BenchOp::GetTokens,
+    ];
+
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            BenchOp::FindByUser => "find by user",
+            BenchOp::FindByAccess => "find by access token",
+            BenchOp::FindById => "find_token_by_id",
+            BenchOp::Update => "save (update)",
+            BenchOp::Insert => "save (insert)",
+            BenchOp::Delete => "delete_token",
+            BenchOp::GetTokens => "get_tokens",
+        }
+    }
+}
+
+impl std::fmt::Display for BenchOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
 
 /// A realistic token (about 330 bytes in 10 fields).
 pub fn bench_token(n: usize) -> Token {
@@ -82,7 +129,7 @@ pub fn bench_token(n: usize) -> Token {
         .with(Field::ApiDomain, "https://www.zohoapis.com")
 }
 
-fn failed(op: &str, e: impl std::fmt::Display) -> SetupError {
+fn failed(op: impl std::fmt::Display, e: impl std::fmt::Display) -> SetupError {
     SetupError(format!("{op} failed during the benchmark: {e}"))
 }
 
@@ -106,9 +153,9 @@ pub async fn run(
         );
     }
     let mut out = Vec::new();
-    for op in OPS {
+    for op in BenchOp::ALL {
         progress(&format!("{name}: {op}"));
-        let calls = if op == "get_tokens" {
+        let calls = if op == BenchOp::GetTokens {
             (work.calls / 40).max(5)
         } else {
             work.calls
@@ -123,35 +170,30 @@ pub async fn run(
 
 async fn time_op(
     store: &SharedStore,
-    op: &str,
+    op: BenchOp,
     calls: usize,
     size: usize,
     ids: &[String],
 ) -> Result<Vec<Duration>, SetupError> {
     let mut times = Vec::with_capacity(calls);
-    let mut key = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = || {
-        key ^= key << 13;
-        key ^= key >> 7;
-        key ^= key << 17;
-        (key % size.max(1) as u64) as usize
-    };
+    let mut rng = crate::random::seeded(0x9E37_79B9_7F4A_7C15);
+    let mut next = || crate::random::below(&mut rng, size);
     for i in 0..calls {
         let n = next();
         let start = Instant::now();
         match op {
-            "find by user" => {
+            BenchOp::FindByUser => {
                 let p = Token::new().with(Field::UserName, &format!("user{n:06}@example.com"));
                 std::hint::black_box(store.find_token(&p).await.map_err(|e| failed(op, e))?);
             }
-            "find by access token" => {
+            BenchOp::FindByAccess => {
                 let p = Token::new().with(
                     Field::AccessToken,
                     bench_token(n).get(Field::AccessToken).unwrap_or_default(),
                 );
                 std::hint::black_box(store.find_token(&p).await.map_err(|e| failed(op, e))?);
             }
-            "find_token_by_id" => {
+            BenchOp::FindById => {
                 std::hint::black_box(
                     store
                         .find_token_by_id(&ids[n])
@@ -159,7 +201,7 @@ async fn time_op(
                         .map_err(|e| failed(op, e))?,
                 );
             }
-            "save (update)" => {
+            BenchOp::Update => {
                 let t = Token::new()
                     .with(Field::UserName, &format!("user{n:06}@example.com"))
                     .with(
@@ -168,13 +210,13 @@ async fn time_op(
                     );
                 store.save_token(&t).await.map_err(|e| failed(op, e))?;
             }
-            "save (insert)" => {
+            BenchOp::Insert => {
                 store
                     .save_token(&bench_token(size + i))
                     .await
                     .map_err(|e| failed(op, e))?;
             }
-            "delete_token" => {
+            BenchOp::Delete => {
                 // Deletes what "save (insert)" added, so the size comes back.
                 let found = store
                     .find_token(
@@ -191,7 +233,7 @@ async fn time_op(
                 times.push(start.elapsed());
                 continue;
             }
-            _ => {
+            BenchOp::GetTokens => {
                 std::hint::black_box(store.get_tokens().await.map_err(|e| failed(op, e))?);
             }
         }
@@ -200,7 +242,7 @@ async fn time_op(
     Ok(times)
 }
 
-fn summarize(store: &str, op: &'static str, mut times: Vec<Duration>) -> Measured {
+fn summarize(store: &str, op: BenchOp, mut times: Vec<Duration>) -> Measured {
     times.sort();
     let total: Duration = times.iter().sum();
     let at = |q: f64| {

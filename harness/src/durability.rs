@@ -140,15 +140,12 @@ pub async fn crash(
     drop(store);
     let mut steps = Vec::new();
     let mut acked: BTreeMap<u64, String> = BTreeMap::new();
-    let mut rng = seed | 1;
+    // The kill moments follow the run's seed.
+    let mut rng = crate::random::seeded(seed);
     let mut next = 0u64;
     let started = Instant::now();
     for round in 0..KILLS {
-        // xorshift: the kill moments follow the run's seed.
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let after = Duration::from_millis(30 + rng % 120);
+        let after = Duration::from_millis(30 + crate::random::below(&mut rng, 120) as u64);
         let command = writer(next);
         let acks = tokio::task::spawn_blocking(move || run_and_kill(command, after))
             .await

@@ -1,6 +1,7 @@
 //! The errors a store returns. Messages name fields and sizes, never values.
 
 use crate::token::Field;
+pub use tokenstore_scenarios::ErrorKind;
 
 /// A boxed error from a store's backend (a driver, the file system, ...).
 pub type BackendSource = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -86,50 +87,5 @@ impl StoreError {
             source = s.source();
         }
         text
-    }
-}
-
-/// The kinds of [`StoreError`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[non_exhaustive]
-pub enum ErrorKind {
-    /// [`StoreError::InvalidInput`].
-    InvalidInput,
-    /// [`StoreError::LimitExceeded`].
-    LimitExceeded,
-    /// [`StoreError::Conflict`].
-    Conflict,
-    /// A refusal of an unknown kind (untyped stores only).
-    Refused,
-    /// [`StoreError::Backend`].
-    Backend,
-}
-
-impl ErrorKind {
-    /// The kind a scenario file names (`"InvalidInput"`, …).
-    pub fn from_name(name: &str) -> Option<ErrorKind> {
-        [
-            ErrorKind::InvalidInput,
-            ErrorKind::LimitExceeded,
-            ErrorKind::Conflict,
-            ErrorKind::Refused,
-            ErrorKind::Backend,
-        ]
-        .into_iter()
-        .find(|k| k.to_string() == name)
-    }
-
-    /// Whether an error of this kind answers where `expected` is due: the same kind,
-    /// or, for a store whose errors are untyped, any refusal where a refusal is due.
-    /// A backend failure is never a refusal: a store that crashes on an input does
-    /// not pass a check by crashing.
-    pub fn answers(self, expected: ErrorKind, typed: bool) -> bool {
-        self == expected || (!typed && self == ErrorKind::Refused && expected != ErrorKind::Backend)
-    }
-}
-
-impl std::fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self, f)
     }
 }

@@ -23,6 +23,7 @@ mod fixture;
 mod key;
 mod model;
 mod property;
+pub mod random;
 pub mod report;
 mod runner;
 pub mod scenario;

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 use crate::error::{ErrorKind, StoreError};
 use crate::fixture::Factory;
@@ -372,12 +372,6 @@ async fn run_case(factory: &Factory, limits: Limits, ops: &[Op]) -> Result<(), T
     outcome
 }
 
-/// Seeds proptest's ChaCha generator from a 64-bit seed.
-fn rng(seed: u64) -> TestRng {
-    let bytes: Vec<u8> = (0..4).flat_map(|_| seed.to_le_bytes()).collect();
-    TestRng::from_seed(RngAlgorithm::ChaCha, &bytes)
-}
-
 /// Runs `cases` random sequences from `seed`; on a mismatch, the minimal sequence.
 pub async fn sequences(
     factory: Factory,
@@ -394,7 +388,7 @@ pub async fn sequences(
             max_shrink_iters: 2048,
             ..Config::default()
         };
-        let mut runner = TestRunner::new_with_rng(config, rng(seed));
+        let mut runner = TestRunner::new_with_rng(config, crate::random::seeded(seed));
         let strategy = proptest::collection::vec(op(), 1..20);
         let result = runner.run(&strategy, |ops| {
             handle.block_on(run_case(&factory, limits, &ops))

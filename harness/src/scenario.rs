@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokenstore_scenarios::{
-    Expect, IdSpec, Length, RelativeLength, Scenario, Step, TokenSpec, ValueSpec,
+    Expect, IdSpec, Length, RelativeLength, Requirement, Scenario, Step, TokenSpec, ValueSpec,
 };
 
 use crate::error::{ErrorKind, StoreError};
@@ -18,18 +18,22 @@ pub const NO_LIMIT_LENGTH: usize = 64 * 1024;
 
 /// Why a scenario does not apply to a store with these capabilities, if it does not.
 pub fn skip_reason(scenario: &Scenario, caps: &Capabilities) -> Option<String> {
-    scenario.requires.iter().find_map(|r| match r.as_str() {
-        "files" if !caps.files => Some("the store declares that it keeps no files".to_owned()),
-        "durable" if !caps.durable => Some("the store declares that it is not durable".to_owned()),
-        "limits" if caps.limits == Limits::NONE => {
+    scenario.requires.iter().find_map(|r| match r {
+        Requirement::Files if !caps.files => {
+            Some("the store declares that it keeps no files".to_owned())
+        }
+        Requirement::Durable if !caps.durable => {
+            Some("the store declares that it is not durable".to_owned())
+        }
+        Requirement::Limits if caps.limits == Limits::NONE => {
             Some("the store declares no field limits".to_owned())
         }
-        "limits" => scenario
+        Requirement::Limits => scenario
             .over_limit_fields()
             .into_iter()
             .find(|f| Field::from_name(f).is_some_and(|f| caps.limits.get(f).is_none()))
             .map(|f| format!("the store declares no limit on {f}")),
-        _ => None,
+        Requirement::Files | Requirement::Durable => None,
     })
 }
 
@@ -132,13 +136,13 @@ fn mismatch(expected: impl Into<String>, actual: impl Into<String>) -> Mismatch 
 }
 
 /// The clause a refusal of this kind by this operation is demanded by.
-fn refusal_clause(op: &str, kind: &str) -> Option<&'static str> {
+fn refusal_clause(op: &str, kind: ErrorKind) -> Option<&'static str> {
     Some(match (op, kind) {
-        ("save", "InvalidInput") => "save.guard",
-        ("save", "Conflict") => "save.key-unique",
-        (_, "LimitExceeded") => "value.limit",
-        ("find_token_by_id", "InvalidInput") => "by-id.empty",
-        ("delete_token", "InvalidInput") => "delete.empty",
+        ("save", ErrorKind::InvalidInput) => "save.guard",
+        ("save", ErrorKind::Conflict) => "save.key-unique",
+        (_, ErrorKind::LimitExceeded) => "value.limit",
+        ("find_token_by_id", ErrorKind::InvalidInput) => "by-id.empty",
+        ("delete_token", ErrorKind::InvalidInput) => "delete.empty",
         _ => return None,
     })
 }
@@ -157,13 +161,8 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
                 error,
             } => {
                 let token = self.token(token, "save")?;
-                self.save(
-                    &token,
-                    bind.as_deref(),
-                    same_id.as_deref(),
-                    error.as_deref(),
-                )
-                .await
+                self.save(&token, bind.as_deref(), same_id.as_deref(), *error)
+                    .await
             }
             Step::Find {
                 probe,
@@ -176,21 +175,20 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
                     Some(_) => "find.miss",
                     None => "find.no-key",
                 };
-                let (expect, error) = (expect.as_ref(), error.as_deref());
+                let (expect, error) = (expect.as_ref(), *error);
                 self.check_found(got, expect, error, "find_token", miss)
             }
             Step::FindById { id, expect, error } => {
                 let id = self.id(id, "find_token_by_id")?;
                 let got = self.store.find_token_by_id(&id).await;
-                let (expect, error) = (expect.as_ref(), error.as_deref());
+                let (expect, error) = (expect.as_ref(), *error);
                 self.check_found(got, expect, error, "find_token_by_id", "by-id.miss")
             }
             Step::Delete { id, error } => {
                 let id = self.id(id, "delete_token")?;
                 let got = self.store.delete_token(&id).await;
                 self.live.retain(|_, live| *live != id);
-                self.check_result(got, error.as_deref(), "delete_token")
-                    .map(|_| ())
+                self.check_result(got, *error, "delete_token").map(|_| ())
             }
             Step::GetTokens { expect, count } => {
                 self.log("get_tokens()".to_owned());
@@ -223,12 +221,12 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         token: &Token,
         bind: Option<&str>,
         same_id: Option<&str>,
-        error: Option<&str>,
+        error: Option<ErrorKind>,
     ) -> Result<(), Mismatch> {
         // Over a declared limit, a save is refused whatever the step expected otherwise.
         let over_limit = self.limits.check(token).is_err();
         let error = if over_limit {
-            Some("LimitExceeded")
+            Some(ErrorKind::LimitExceeded)
         } else {
             error
         };
@@ -289,7 +287,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         let before = self.get_tokens().await?;
         let over_limit = self.limits.check(token).is_err();
         let got = self.store.save_token(token).await;
-        let expected_error = over_limit.then_some("LimitExceeded");
+        let expected_error = over_limit.then_some(ErrorKind::LimitExceeded);
         let Some(id) = self.check_result(got, expected_error, "save")? else {
             let after = self.get_tokens().await?;
             return same_rows(&after, &before, "nothing written after the refusal");
@@ -350,7 +348,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         &mut self,
         got: Result<Option<Token>, StoreError>,
         expect: Option<&Expect>,
-        error: Option<&str>,
+        error: Option<ErrorKind>,
         op: &str,
         miss: &'static str,
     ) -> Result<(), Mismatch> {
@@ -416,7 +414,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
     fn check_result<T: std::fmt::Debug>(
         &mut self,
         got: Result<T, StoreError>,
-        error: Option<&str>,
+        error: Option<ErrorKind>,
         op: &str,
     ) -> Result<Option<T>, Mismatch> {
         if self.leak_check {
@@ -439,11 +437,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         }
         match (got, error) {
             (Ok(v), None) => Ok(Some(v)),
-            (Err(e), Some(kind))
-                if ErrorKind::from_name(kind).is_some_and(|k| e.kind().answers(k, self.typed)) =>
-            {
-                Ok(None)
-            }
+            (Err(e), Some(kind)) if e.kind().answers(kind, self.typed) => Ok(None),
             (Ok(v), Some(kind)) => {
                 let m = mismatch(format!("error {kind}"), format!("success: {v:?}"));
                 Err(match refusal_clause(op, kind) {

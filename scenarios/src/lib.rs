@@ -39,7 +39,7 @@ pub struct Scenario {
     /// What it checks, in a sentence.
     pub description: String,
     /// Store capabilities the scenario needs (`files`, `durable`); without them it is skipped.
-    pub requires: Vec<String>,
+    pub requires: Vec<Requirement>,
     /// The steps, in order.
     pub steps: Vec<ScenarioStep>,
 }
@@ -78,10 +78,9 @@ impl Scenario {
         for step in &self.steps {
             if let Step::Save {
                 token,
-                error: Some(kind),
+                error: Some(ErrorKind::LimitExceeded),
                 ..
             } = &step.op
-                && kind == "LimitExceeded"
             {
                 fields.extend(
                     token
@@ -92,6 +91,51 @@ impl Scenario {
             }
         }
         fields
+    }
+}
+
+/// What a scenario needs of a store (`requires = ["files"]`); a store without it gets
+/// the scenario skipped, with the reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Requirement {
+    /// The store keeps files.
+    Files,
+    /// The store is durable.
+    Durable,
+    /// The store declares a limit on every field the scenario fills over its limit.
+    Limits,
+}
+
+/// The kinds of a store's errors (`StoreError` in the harness).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// `StoreError::InvalidInput`.
+    InvalidInput,
+    /// `StoreError::LimitExceeded`.
+    LimitExceeded,
+    /// `StoreError::Conflict`.
+    Conflict,
+    /// A refusal of an unknown kind (untyped stores only).
+    Refused,
+    /// `StoreError::Backend`.
+    Backend,
+}
+
+impl ErrorKind {
+    /// Whether an error of this kind answers where `expected` is due: the same kind,
+    /// or, for a store whose errors are untyped, any refusal where a refusal is due.
+    /// A backend failure is never a refusal: a store that crashes on an input does
+    /// not pass a check by crashing.
+    pub fn answers(self, expected: ErrorKind, typed: bool) -> bool {
+        self == expected || (!typed && self == ErrorKind::Refused && expected != ErrorKind::Backend)
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
     }
 }
 
@@ -170,7 +214,7 @@ pub enum Step {
         /// The binding whose id the save must give back.
         same_id: Option<String>,
         /// The error kind the save must fail with.
-        error: Option<String>,
+        error: Option<ErrorKind>,
     },
     /// Find by the probe's key; `expect` is the answer, `error` an error kind.
     Find {
@@ -179,7 +223,7 @@ pub enum Step {
         /// The answer it must give.
         expect: Option<Expect>,
         /// The error kind it must fail with.
-        error: Option<String>,
+        error: Option<ErrorKind>,
     },
     /// Find by id; `expect` is the answer, `error` an error kind.
     FindById {
@@ -188,14 +232,14 @@ pub enum Step {
         /// The answer it must give.
         expect: Option<Expect>,
         /// The error kind it must fail with.
-        error: Option<String>,
+        error: Option<ErrorKind>,
     },
     /// Delete by id; `error` is an error kind it must fail with.
     Delete {
         /// The id to delete.
         id: IdSpec,
         /// The error kind it must fail with.
-        error: Option<String>,
+        error: Option<ErrorKind>,
     },
     /// `expect` compares as a set; `count` compares the number of rows.
     GetTokens {

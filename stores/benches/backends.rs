@@ -16,6 +16,7 @@ use criterion::{
 use mysql_async::prelude::Queryable;
 use rusqlite::OptionalExtension;
 use tokenstore_harness::bench::bench_token;
+use tokenstore_harness::random::{self, TestRng};
 use tokenstore_harness::{BoxFuture, DynTokenStore, Field, StoreError, Token, TokenStore};
 use tokenstore_stores::{ListStore, MemoryStore, MysqlServer, SqliteStore, mysql::scratch_table};
 
@@ -46,15 +47,16 @@ fn token(n: usize) -> Token {
         .with(Field::GrantToken, &format!("1000.{n:06}.grant"))
 }
 
-/// Pseudo-random keys from the stored set (xorshift), so a scan reads N/2 rows on average.
-struct Keys(u64, usize);
+/// Pseudo-random keys from the stored set, so a scan reads N/2 rows on average.
+struct Keys(TestRng, usize);
 
 impl Keys {
+    fn new(seed: u64, n: usize) -> Self {
+        Keys(random::seeded(seed), n)
+    }
+
     fn next(&mut self) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % self.1 as u64) as usize
+        random::below(&mut self.0, self.1)
     }
 }
 
@@ -161,7 +163,7 @@ fn bench_finds(
     field: Field,
 ) {
     g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
-        let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+        let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, f.n);
         b.iter_custom(|iters| {
             let probes: Vec<Token> = (0..iters).map(|_| probe(field, keys.next())).collect();
             timed(rt, iters, |i| {
@@ -207,7 +209,7 @@ fn all_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("find-by-id");
     for f in &fixtures {
         g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
-            let mut keys = Keys(7, f.n);
+            let mut keys = Keys::new(7, f.n);
             b.iter_custom(|iters| {
                 let ids: Vec<String> = (0..iters).map(|_| (keys.next() + 1).to_string()).collect();
                 timed(&rt, iters, |i| {
@@ -224,7 +226,7 @@ fn all_benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("save-update");
     for f in &fixtures {
         g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
-            let mut keys = Keys(11, f.n);
+            let mut keys = Keys::new(11, f.n);
             let mut round = 0u64;
             b.iter_custom(|iters| {
                 round += 1;
@@ -357,7 +359,7 @@ fn mixed(
             let store = store.clone();
             let share = iters / tasks + u64::from(t < iters % tasks);
             handles.push(tokio::spawn(async move {
-                let mut keys = Keys(t + 3, n);
+                let mut keys = Keys::new(t + 3, n);
                 for i in 0..share {
                     let k = keys.next();
                     if i % 10 == 9 {
@@ -396,7 +398,7 @@ fn baselines_find(
             .map(|n| (format!("user{n:06}@example.com"), token(n)))
             .collect();
         g.bench_function(BenchmarkId::new("baseline-hashmap-get-clone", f.n), |b| {
-            let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+            let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, f.n);
             b.iter_custom(|iters| {
                 let names: Vec<String> = (0..iters)
                     .map(|_| format!("user{:06}@example.com", keys.next()))
@@ -413,7 +415,7 @@ fn baselines_find(
         g.bench_function(
             BenchmarkId::new("baseline-rusqlite-point-query", f.n),
             |b| {
-                let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+                let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, f.n);
                 b.iter_custom(|iters| {
                     let names: Vec<String> = (0..iters)
                         .map(|_| format!("user{:06}@example.com", keys.next()))
@@ -435,7 +437,7 @@ fn baselines_find(
             g.bench_function(
                 BenchmarkId::new("naive-sqlite-connection-per-call", f.n),
                 |b| {
-                    let mut keys = Keys(0x9E37_79B9_7F4A_7C15, f.n);
+                    let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, f.n);
                     b.iter_custom(|iters| {
                         let names: Vec<String> = (0..iters)
                             .map(|_| format!("user{:06}@example.com", keys.next()))
@@ -522,7 +524,7 @@ fn baselines_save(
         let path = db_path(f);
         let conn = raw_connection(&path);
         g.bench_function(BenchmarkId::new("baseline-rusqlite-upsert", f.n), |b| {
-            let mut keys = Keys(11, f.n);
+            let mut keys = Keys::new(11, f.n);
             let mut round = 0u64;
             b.iter_custom(|iters| {
                 round += 1;
@@ -539,7 +541,7 @@ fn baselines_save(
             g.bench_function(
                 BenchmarkId::new("naive-sqlite-connection-per-call", f.n),
                 |b| {
-                    let mut keys = Keys(11, f.n);
+                    let mut keys = Keys::new(11, f.n);
                     let mut round = 0u64;
                     b.iter_custom(|iters| {
                         round += 1;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tokenstore_harness::{Capabilities, Field, Limits, StoreError, Token, TokenStore};
+use tokenstore_harness::{Capabilities, ErrorKind, Field, Limits, StoreError, Token, TokenStore};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
@@ -276,17 +276,18 @@ fn answer(response: &Value) -> Result<Value, StoreError> {
                 .and_then(|n| usize::try_from(n).ok())
                 .unwrap_or(0)
         };
-        return Err(match error["kind"].as_str() {
-            Some("InvalidInput") => StoreError::InvalidInput(message),
-            Some("LimitExceeded") => StoreError::LimitExceeded {
+        let kind = serde_json::from_value::<ErrorKind>(error["kind"].clone()).ok();
+        return Err(match kind {
+            Some(ErrorKind::InvalidInput) => StoreError::InvalidInput(message),
+            Some(ErrorKind::LimitExceeded) => StoreError::LimitExceeded {
                 field: field.unwrap_or(Field::Id),
                 limit: number("limit"),
                 actual: number("actual"),
             },
-            Some("Conflict") => StoreError::Conflict {
+            Some(ErrorKind::Conflict) => StoreError::Conflict {
                 field: field.unwrap_or(Field::UserName),
             },
-            Some("Refused") => StoreError::Refused(message),
+            Some(ErrorKind::Refused) => StoreError::Refused(message),
             _ => StoreError::Backend {
                 message,
                 source: None,
