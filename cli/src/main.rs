@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tokenstore_harness::bench::Workload;
 use tokenstore_harness::clauses::CLAUSES;
+use tokenstore_harness::report::Exit;
 use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
 use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server};
 
@@ -14,9 +15,6 @@ mod output;
 mod selftest;
 
 /// Exit codes, documented in `--help`.
-const USAGE: u8 = 2;
-const SETUP_ERROR: u8 = 3;
-const NOTHING_RAN: u8 = 4;
 
 #[derive(Parser)]
 #[command(
@@ -192,17 +190,17 @@ struct Output {
 }
 
 impl OutputArgs {
-    fn read(self) -> Result<Output, u8> {
+    fn read(self) -> Result<Output, Exit> {
         let allow = match &self.allow {
             None => None,
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     eprintln!("error: cannot read {}: {e}", path.display());
-                    USAGE
+                    Exit::Usage
                 })?;
                 Some(AllowList::parse(&text).map_err(|e| {
                     eprintln!("error: {}: {e}", path.display());
-                    USAGE
+                    Exit::Usage
                 })?)
             }
         };
@@ -238,13 +236,13 @@ struct SuiteArgs {
 impl SuiteArgs {
     /// The embedded suite and the user's files; a file that cannot be loaded is a
     /// usage error, said with the file (and line, for TOML errors).
-    fn suite(&self) -> Result<Suite, u8> {
+    fn suite(&self) -> Result<Suite, Exit> {
         let suite = Suite::embedded();
         match &self.scenarios {
             None => Ok(suite),
             Some(dir) => suite.with_scenario_dir(dir).map_err(|e| {
                 eprintln!("error: --scenarios: {e}");
-                USAGE
+                Exit::Usage
             }),
         }
     }
@@ -270,7 +268,7 @@ fn main() -> ExitCode {
             mysql_server::REQUIRE_VAR,
             mysql_server::REQUIRABLE.join(", ")
         );
-        return ExitCode::from(USAGE);
+        return Exit::Usage.into();
     }
     match cli.command {
         Command::Check {
@@ -286,7 +284,7 @@ fn main() -> ExitCode {
                 .and_then(|store| suite.suite().map(|suite| (store, suite)))
             {
                 Ok(found) => found,
-                Err(code) => return ExitCode::from(code),
+                Err(exit) => return exit.into(),
             };
             match output
                 .read()
@@ -297,9 +295,9 @@ fn main() -> ExitCode {
                 }
                 Ok((Resolved::Unavailable(why), _)) => {
                     eprintln!("{store} skipped: {why}");
-                    ExitCode::from(NOTHING_RAN)
+                    Exit::NothingRan.into()
                 }
-                Err(code) => ExitCode::from(code),
+                Err(exit) => exit.into(),
             }
         }
         Command::Matrix {
@@ -309,7 +307,7 @@ fn main() -> ExitCode {
             out,
         } => match suite.suite() {
             Ok(suite) => matrix(&stores, &suite, run.settings(), &out),
-            Err(code) => ExitCode::from(code),
+            Err(exit) => exit.into(),
         },
         Command::Clauses => {
             for c in CLAUSES {
@@ -350,7 +348,7 @@ fn selftest_command(settings: Settings, mysql: Option<&str>) -> ExitCode {
         Some(Ok(spec)) => references.push(spec),
         Some(Err(e)) => {
             eprintln!("error: {e}");
-            return ExitCode::from(USAGE);
+            return Exit::Usage.into();
         }
         None => {
             eprintln!("note: the MySQL reference store is not checked: no TOKENSTORE_MYSQL_URL")
@@ -361,7 +359,7 @@ fn selftest_command(settings: Settings, mysql: Option<&str>) -> ExitCode {
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(SETUP_ERROR)
+            Exit::Setup.into()
         }
     }
 }
@@ -369,11 +367,15 @@ fn selftest_command(settings: Settings, mysql: Option<&str>) -> ExitCode {
 /// The store `check` names: a STORE, or `--adapter -- COMMAND…`, never both, and never
 /// a command after `--` without `--adapter` (which would check the default store and
 /// pass while the user meant their own).
-fn check_target(store: Option<String>, adapter: bool, command: Vec<String>) -> Result<String, u8> {
+fn check_target(
+    store: Option<String>,
+    adapter: bool,
+    command: Vec<String>,
+) -> Result<String, Exit> {
     match (store, adapter, command.is_empty()) {
         (Some(store), true, _) => {
             eprintln!("error: give either a STORE ({store:?}) or --adapter -- COMMAND…, not both");
-            Err(USAGE)
+            Err(Exit::Usage)
         }
         (_, false, false) => {
             let words = command.join(" ");
@@ -381,7 +383,7 @@ fn check_target(store: Option<String>, adapter: bool, command: Vec<String>) -> R
                 "error: `{words}` after `--` is an adapter command, but --adapter is missing; \
                  did you mean `tokenstore check --adapter -- {words}`?"
             );
-            Err(USAGE)
+            Err(Exit::Usage)
         }
         (_, true, _) => Ok(adapter_name(&command)),
         (store, false, true) => Ok(store.unwrap_or_else(|| "sqlite".to_owned())),
@@ -406,7 +408,7 @@ enum Resolved {
 
 /// Resolves a store name. Plain `mysql` looks for a server. Usage errors, and a
 /// required backend that is missing, are printed here; the exit code is returned.
-fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, u8> {
+fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, Exit> {
     if let Some(json) = store.strip_prefix("adapter:") {
         let command: Vec<String> = serde_json::from_str(json).unwrap_or_default();
         return Ok(Resolved::Ready(StoreSpec::Adapter(command), None));
@@ -416,7 +418,7 @@ fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, u8> {
             Ok(spec) => Ok(Resolved::Ready(spec, None)),
             Err(e) => {
                 eprintln!("error: {e}");
-                Err(USAGE)
+                Err(Exit::Usage)
             }
         };
     }
@@ -426,13 +428,13 @@ fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, u8> {
         (Some(Ok(spec)), _) => Ok(Resolved::Ready(spec, Some(source))),
         (Some(Err(e)), _) => {
             eprintln!("error: {e}");
-            Err(USAGE)
+            Err(Exit::Usage)
         }
         (None, why) => {
             let why = why.unwrap_or_default().to_owned();
             if required {
                 eprintln!("error: MySQL is required but unavailable: {why}");
-                Err(SETUP_ERROR)
+                Err(Exit::Setup)
             } else {
                 Ok(Resolved::Unavailable(why))
             }
@@ -454,7 +456,7 @@ fn crash_writer(
         (None, None, Some(table)) => run(&Target::MysqlTable(table), from),
         (None, None, None) => {
             eprintln!("error: name a store: --sqlite PATH, --file PATH or --mysql-table TABLE");
-            ExitCode::from(USAGE)
+            Exit::Usage.into()
         }
     }
 }
@@ -495,7 +497,7 @@ fn check(spec: &StoreSpec, suite: &Suite, settings: Settings, output: &Output) -
         Ok(report) => report,
         Err(why) => {
             eprintln!("error: {why}");
-            return ExitCode::from(SETUP_ERROR);
+            return Exit::Setup.into();
         }
     };
     if let Some(allow) = &output.allow {
@@ -507,9 +509,9 @@ fn check(spec: &StoreSpec, suite: &Suite, settings: Settings, output: &Output) -
         && let Err(e) = write_reports(dir, reports)
     {
         eprintln!("error: cannot write the reports to {}: {e}", dir.display());
-        return ExitCode::from(SETUP_ERROR);
+        return Exit::Setup.into();
     }
-    ExitCode::from(report.exit_code())
+    report.exit().into()
 }
 
 /// Writes every format into `dir`: report.txt, report.json, junit.xml, report.md.
@@ -530,7 +532,7 @@ fn matrix(stores: &[String], suite: &Suite, settings: Settings, out: &std::path:
     for store in stores {
         match resolve(store, &[]) {
             Ok(r) => resolved.push((store, r)),
-            Err(code) => return ExitCode::from(code),
+            Err(exit) => return exit.into(),
         }
     }
     let reports: Vec<RunReport> = resolved
@@ -554,20 +556,11 @@ fn matrix(stores: &[String], suite: &Suite, settings: Settings, out: &std::path:
         });
     if let Err(e) = written {
         eprintln!("error: cannot write the matrix to {}: {e}", out.display());
-        return ExitCode::from(SETUP_ERROR);
+        return Exit::Setup.into();
     }
     out!("{md}");
     eprintln!("wrote {}", out.join("matrix.html").display());
-    // A failure anywhere fails the matrix; it ran nothing only if no store ran anything.
-    let codes: Vec<u8> = reports.iter().map(RunReport::exit_code).collect();
-    let code = if codes.contains(&1) {
-        1
-    } else if codes.iter().all(|c| *c == NOTHING_RAN) {
-        NOTHING_RAN
-    } else {
-        0
-    };
-    ExitCode::from(code)
+    Exit::of_all(reports.iter().map(RunReport::exit)).into()
 }
 
 /// A matrix column for a store that could not be run: every clause skipped, with why.
@@ -592,9 +585,9 @@ fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode 
             Ok(Resolved::Ready(spec, source)) => resolved.push((spec, source)),
             Ok(Resolved::Unavailable(why)) => {
                 eprintln!("error: {name} is not reachable: {why}");
-                return ExitCode::from(SETUP_ERROR);
+                return Exit::Setup.into();
             }
-            Err(code) => return ExitCode::from(code),
+            Err(exit) => return exit.into(),
         }
     }
     let specs: Vec<StoreSpec> = resolved.iter().map(|(spec, _)| spec.clone()).collect();
@@ -607,7 +600,7 @@ fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode 
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(SETUP_ERROR);
+            return Exit::Setup.into();
         }
     };
     out!("{}", bench::table(&results));
@@ -626,7 +619,7 @@ fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode 
         }
         Err(e) => {
             eprintln!("error: cannot write the results to {}: {e}", out.display());
-            ExitCode::from(SETUP_ERROR)
+            Exit::Setup.into()
         }
     }
 }

@@ -427,17 +427,66 @@ impl RunReport {
         n
     }
 
-    /// 0 when every counted clause passed or was skipped (or warned, or is allowed),
-    /// 1 on a conformance failure or a stale allow-list entry, 4 when nothing ran.
-    pub fn exit_code(&self) -> u8 {
+    /// [`Exit::Pass`] when every counted clause passed or was skipped (or warned, or is
+    /// allowed), [`Exit::Fail`] on a conformance failure or a stale allow-list entry,
+    /// [`Exit::NothingRan`] when no clause ran.
+    pub fn exit(&self) -> Exit {
         let n = self.counts();
         if n.failed + n.blocked > 0 {
-            1
+            Exit::Fail
         } else if n.passed + n.warned + n.allowed == 0 {
-            4
+            Exit::NothingRan
         } else {
-            0
+            Exit::Pass
         }
+    }
+}
+
+/// How a run ends, as the `tokenstore` command's exit code; every report format and the
+/// CLI use this one type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: conformant (warnings and allowed failures included).
+    Pass,
+    /// 1: a clause failed, or an allow-list entry is stale.
+    Fail,
+    /// 2: the command line or an input file is wrong.
+    Usage,
+    /// 3: the store could not be opened, or a report could not be written.
+    Setup,
+    /// 4: no clause ran.
+    NothingRan,
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Pass => 0,
+            Exit::Fail => 1,
+            Exit::Usage => 2,
+            Exit::Setup => 3,
+            Exit::NothingRan => 4,
+        }
+    }
+
+    /// The exit of several runs: a failure anywhere fails them all; nothing ran only
+    /// when no run ran anything.
+    pub fn of_all(exits: impl IntoIterator<Item = Exit>) -> Exit {
+        let exits: Vec<Exit> = exits.into_iter().collect();
+        if exits.contains(&Exit::Fail) {
+            Exit::Fail
+        } else if !exits.is_empty() && exits.iter().all(|e| *e == Exit::NothingRan) {
+            Exit::NothingRan
+        } else {
+            Exit::Pass
+        }
+    }
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit.code())
     }
 }
 

@@ -6,7 +6,7 @@ mod broken;
 
 use std::collections::BTreeSet;
 
-use tokenstore_harness::report::Status;
+use tokenstore_harness::report::{Exit, Status};
 use tokenstore_harness::{Settings, Suite, factory, runtime};
 
 #[test]
@@ -54,5 +54,5 @@ fn the_broken_example_fails_exactly_the_clauses_it_breaks() {
     );
     let n = report.counts();
     assert_eq!((n.failed, n.warned, n.blocked), (7, 0, 3));
-    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.exit(), Exit::Fail);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokenstore_harness::report::{RunReport, Status, Verdict};
+use tokenstore_harness::report::{Exit, RunReport, Status, Verdict};
 use tokenstore_harness::{
     Builtin, Capabilities, Case, Factory, Model, Settings, StoreError, Suite, Token, TokenStore,
     factory, fixtures, runtime,
@@ -146,7 +146,7 @@ fn a_fixture_that_cannot_be_set_up_is_an_error_of_its_own_and_the_run_goes_on() 
         report.counts().passed > 20,
         "the other checks must still run"
     );
-    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.exit(), Exit::Fail);
     assert_eq!(report.counts().total(), report.clauses.len());
     let line = report.counts().closing_line();
     assert!(
@@ -260,5 +260,5 @@ fn a_failure_under_another_clause_blocks_its_own_and_an_allowed_blocker_hides_no
         Verdict::Fail,
         "allowing the blocker must not hide the blocked clause"
     );
-    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.exit(), Exit::Fail);
 }

@@ -111,7 +111,7 @@ fn document(report: &RunReport) -> Document<'_> {
         },
         summary: Summary {
             counts: report.counts(),
-            exit_code: report.exit_code(),
+            exit_code: report.exit().code(),
         },
         clauses: report
             .clauses

@@ -2,6 +2,8 @@
 //! with their reason (nextest's own JUnit drops them), failures with the detail.
 
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, Writer};
 use tokenstore_harness::report::{ClauseReport, RunReport, ScenarioReport, Status, Verdict};
 
 /// Renders one or more store reports as one JUnit document.
@@ -22,30 +24,37 @@ pub fn render(reports: &[RunReport]) -> String {
         }
         junit.add_test_suite(suite);
     }
-    match junit.to_string() {
-        Ok(xml) => without_testsuites_skipped(&xml),
+    let xml = junit.to_string().map_err(|e| e.to_string());
+    match xml.and_then(|xml| without_testsuites_skipped(&xml).map_err(|e| e.to_string())) {
+        Ok(xml) => xml,
         Err(e) => format!("<!-- the JUnit report could not be written: {e} -->"),
     }
 }
 
 /// The Jenkins JUnit schema (junit-10.xsd), which GitLab and the GitHub report actions
 /// follow, allows `skipped` on `<testsuite>` but not on `<testsuites>`; quick-junit
-/// writes it on both. The per-suite counts and the `<skipped>` elements remain.
-fn without_testsuites_skipped(xml: &str) -> String {
-    let Some(start) = xml.find("<testsuites ") else {
-        return xml.to_owned();
-    };
-    let end = xml[start..].find('>').map_or(xml.len(), |e| start + e);
-    let tag = &xml[start..end];
-    match tag.find(" skipped=\"") {
-        Some(at) => {
-            let value_end = tag[at + 10..]
-                .find('"')
-                .map_or(tag.len(), |e| at + 10 + e + 1);
-            format!("{}{}{}", &xml[..start + at], &tag[value_end..], &xml[end..])
+/// writes it on both. The document is read and written again as XML events, without
+/// that one attribute; the per-suite counts and the `<skipped>` elements remain.
+fn without_testsuites_skipped(xml: &str) -> Result<String, quick_xml::Error> {
+    let mut reader = Reader::from_str(xml);
+    let mut writer = Writer::new(Vec::new());
+    loop {
+        match reader.read_event()? {
+            Event::Eof => break,
+            Event::Start(tag) if tag.name().as_ref() == b"testsuites" => {
+                let mut kept = BytesStart::new("testsuites");
+                for attribute in tag.attributes() {
+                    let attribute = attribute.map_err(quick_xml::Error::from)?;
+                    if attribute.key.as_ref() != b"skipped" {
+                        kept.push_attribute(attribute);
+                    }
+                }
+                writer.write_event(Event::Start(kept))?;
+            }
+            event => writer.write_event(event)?,
         }
-        None => xml.to_owned(),
     }
+    Ok(String::from_utf8_lossy(&writer.into_inner()).into_owned())
 }
 
 fn case(

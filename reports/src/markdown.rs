@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use tokenstore_harness::report::{RunReport, ScenarioReport, Status, Verdict};
+use tokenstore_harness::report::{Exit, RunReport, ScenarioReport, Status, Verdict};
 
 use crate::human::label;
 
@@ -18,7 +18,7 @@ pub fn cell(text: &str) -> String {
 /// Renders one store's report.
 pub fn render(report: &RunReport) -> String {
     let n = report.counts();
-    let ok = report.exit_code() == 0;
+    let ok = report.exit() == Exit::Pass;
     let mut out = String::new();
     let _ = writeln!(
         out,
