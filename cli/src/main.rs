@@ -54,6 +54,11 @@ enum Command {
         /// project's own tests.
         #[arg(long, value_enum, value_name = "BACKEND")]
         require: Vec<Requirement>,
+        /// Before checking, write the reference model's answers into the expectations of
+        /// the scenario files in --scenarios DIR (for the limits the store declares): a
+        /// new scenario can be written as operations only; review the files afterwards.
+        #[arg(long, requires = "scenarios")]
+        update: bool,
         /// Check a store in another language: the command after `--` starts an adapter
         /// process that speaks the tokenstore-adapter/1 protocol (ADAPTERS.md), e.g.
         /// `--adapter -- python -m tokenstore_adapter my_module:MyStore`.
@@ -277,12 +282,16 @@ fn main() -> ExitCode {
             suite,
             output,
             require,
+            update,
             adapter,
             command,
         } => {
-            let (store, suite) = match check_target(store, adapter, command)
-                .and_then(|store| suite.suite().map(|suite| (store, suite)))
-            {
+            // Files are loaded before anything runs; with --update, once updated.
+            let loaded = |store| match update {
+                true => Ok((store, suite)),
+                false => suite.suite().map(|_| (store, suite)),
+            };
+            let (store, suites) = match check_target(store, adapter, command).and_then(loaded) {
                 Ok(found) => found,
                 Err(exit) => return exit.into(),
             };
@@ -291,7 +300,14 @@ fn main() -> ExitCode {
                 .and_then(|o| resolve(&store, &require).map(|r| (r, o)))
             {
                 Ok((Resolved::Ready(spec, _source), output)) => {
-                    check(&spec, &suite, run.settings(), &output)
+                    let updated = match &suites.scenarios {
+                        Some(dir) if update => update_scenarios(dir, &spec),
+                        _ => Ok(()),
+                    };
+                    match updated.and_then(|()| suites.suite()) {
+                        Ok(suite) => check(&spec, &suite, run.settings(), &output),
+                        Err(exit) => exit.into(),
+                    }
                 }
                 Ok((Resolved::Unavailable(why), _)) => {
                     eprintln!("{store} skipped: {why}");
@@ -490,6 +506,41 @@ fn run_suite(spec: &StoreSpec, suite: &Suite, settings: Settings) -> Result<RunR
     runtime()
         .block_on(suite.run(&spec.name(), &spec.location(), &factory, settings, progress))
         .map_err(|e| e.to_string())
+}
+
+/// `--update`: every scenario file in `dir` gets the model's answers as its
+/// expectations, for the limits the store declares.
+fn update_scenarios(dir: &std::path::Path, spec: &StoreSpec) -> Result<(), Exit> {
+    let factory = spec.factory(std::env::current_exe().ok());
+    let limits = match runtime().block_on(tokenstore_harness::Probe::of(&factory)) {
+        Ok(probe) => probe.caps.limits,
+        Err(e) => {
+            eprintln!("error: --update: {e}");
+            return Err(Exit::Setup);
+        }
+    };
+    let files = tokenstore_scenarios::toml_files(dir).map_err(|e| {
+        eprintln!("error: --update: {e}");
+        Exit::Usage
+    })?;
+    for path in files {
+        let file = path.display().to_string();
+        let updated = std::fs::read_to_string(&path)
+            .map_err(|e| format!("{file}: {e}"))
+            .and_then(|text| {
+                tokenstore_scenarios::update(&file, &text, |s| {
+                    runtime().block_on(tokenstore_harness::scenario::model_answers(s, limits))
+                })
+                .map_err(|e| e.to_string())
+            })
+            .and_then(|text| std::fs::write(&path, text).map_err(|e| format!("{file}: {e}")));
+        if let Err(why) = updated {
+            eprintln!("error: --update: {why}");
+            return Err(Exit::Usage);
+        }
+        eprintln!("updated {file}");
+    }
+    Ok(())
 }
 
 fn check(spec: &StoreSpec, suite: &Suite, settings: Settings, output: &Output) -> ExitCode {

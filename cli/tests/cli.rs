@@ -360,3 +360,55 @@ fn scenario_files_that_cannot_run_are_a_usage_error_naming_the_file() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no scenario files"));
 }
+
+/// A new scenario written as operations only (and one wrong expectation), then
+/// `--update`: the model's answers become its expectations, the file keeps its comment,
+/// and the check runs it and passes.
+#[test]
+fn update_writes_the_models_answers_into_a_scenario() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = dir.path().join("mine.toml");
+    let written = "family = \"mine\"\n\
+        [[scenario]]\nname = \"two-users\"\nclauses = [\"find.by-user\"]\n\
+        # my own rule\n\
+        [[scenario.step]]\nsave = { user_name = \"a@example.com\", refresh_token = \"rt-a\" }\nbind = \"a\"\n\
+        [[scenario.step]]\nsave = { user_name = \"nobody@example.com\" }\n\
+        [[scenario.step]]\nfind = { user_name = \"a@example.com\" }\n\
+        [[scenario.step]]\nfind_by_id = \"no-such-id\"\nexpect = { user_name = \"wrong\" }\n\
+        [[scenario.step]]\nget_tokens = true\n";
+    std::fs::write(&file, written).expect("the file is written");
+    let path = dir.path().to_str().expect("a UTF-8 path");
+
+    let out = tokenstore(&["check", "memory", "--scenarios", path]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "without --update it does not load"
+    );
+
+    let out = tokenstore(&[
+        "check",
+        "memory",
+        "--format",
+        "json",
+        "--scenarios",
+        path,
+        "--update",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let updated = std::fs::read_to_string(&file).expect("the file is read");
+    assert!(updated.contains("# my own rule"), "{updated}");
+    let a = "{ id_ref = \"a\", user_name = \"a@example.com\", refresh_token = \"rt-a\" }";
+    assert!(updated.contains(&format!("expect = {a}")), "{updated}");
+    assert!(updated.contains("error = \"InvalidInput\""), "{updated}");
+    assert!(updated.contains("expect = \"none\""), "{updated}");
+    assert!(updated.contains(&format!("expect = [{a}]")), "{updated}");
+    assert!(stdout(&out).contains("mine::two-users"));
+
+    let out = tokenstore(&["check", "memory", "--scenarios", path]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the updated file loads and passes"
+    );
+}

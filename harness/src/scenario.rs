@@ -97,6 +97,31 @@ pub async fn run_traced<S: TokenStore + ?Sized>(
     Ok(())
 }
 
+/// `scenario` with the reference model's answers as its expectations, run on a fresh
+/// model that refuses what a store with `limits` refuses: what `tokenstore check
+/// --update` writes into a scenario file. Steps that check themselves (roundtrip,
+/// distinct ids, file modes) run as usual.
+pub async fn model_answers(scenario: &Scenario, limits: Limits) -> Result<Scenario, String> {
+    let model = crate::model::Model::with_limits(limits);
+    let mut run = Run {
+        store: &model,
+        limits,
+        typed: true,
+        bindings: HashMap::new(),
+        live: HashMap::new(),
+        trace: Trace::default(),
+        leak_check: false,
+    };
+    let mut answered = scenario.clone();
+    for (i, step) in answered.steps.iter_mut().enumerate() {
+        step.op = run
+            .answer(&step.op)
+            .await
+            .map_err(|m| format!("step {}: {}: {}", i + 1, m.expected, m.actual))?;
+    }
+    Ok(answered)
+}
+
 /// A failed step: what was expected, what the store did, and the clause the failed
 /// check belongs to when the kind of check tells (an update that gave another id
 /// breaks the update rule, whatever scenario it happens in).
@@ -148,6 +173,91 @@ fn refusal_clause(op: &str, kind: ErrorKind) -> Option<&'static str> {
 }
 
 impl<S: TokenStore + ?Sized> Run<'_, S> {
+    /// Runs the step and gives it back with what the store answered as its expectation.
+    async fn answer(&mut self, step: &Step) -> Result<Step, Mismatch> {
+        Ok(match step.clone() {
+            Step::Save {
+                token,
+                bind,
+                same_id,
+                ..
+            } => {
+                let t = self.token(&token, "save")?;
+                let error = match self.store.save_token(&t).await {
+                    Ok(id) => {
+                        if let Some(name) = &bind {
+                            self.bindings.insert(name.clone(), id);
+                        }
+                        None
+                    }
+                    Err(e) => Some(e.kind()),
+                };
+                Step::Save {
+                    token,
+                    bind,
+                    same_id,
+                    error,
+                }
+            }
+            Step::Find { probe, .. } => {
+                let p = self.token(&probe, "find_token")?;
+                let (expect, error) = self.expectation(self.store.find_token(&p).await);
+                Step::Find {
+                    probe,
+                    expect,
+                    error,
+                }
+            }
+            Step::FindById { id, .. } => {
+                let i = self.id(&id, "find_token_by_id")?;
+                let (expect, error) = self.expectation(self.store.find_token_by_id(&i).await);
+                Step::FindById { id, expect, error }
+            }
+            Step::Delete { id, .. } => {
+                let i = self.id(&id, "delete_token")?;
+                let error = self.store.delete_token(&i).await.err().map(|e| e.kind());
+                Step::Delete { id, error }
+            }
+            Step::GetTokens { .. } => {
+                let rows = self.get_tokens().await?;
+                Step::GetTokens {
+                    expect: Some(rows.iter().map(|t| self.spec(t)).collect()),
+                    count: None,
+                }
+            }
+            other => {
+                self.step(&other).await?;
+                other
+            }
+        })
+    }
+
+    fn expectation(
+        &self,
+        got: Result<Option<Token>, StoreError>,
+    ) -> (Option<Expect>, Option<ErrorKind>) {
+        match got {
+            Ok(None) => (Some(Expect::Nothing), None),
+            Ok(Some(t)) => (Some(Expect::Token(self.spec(&t))), None),
+            Err(e) => (None, Some(e.kind())),
+        }
+    }
+
+    /// A token as a scenario writes it: an id bound by an earlier save as `id_ref`.
+    fn spec(&self, token: &Token) -> TokenSpec {
+        let mut spec = TokenSpec::new();
+        for (field, v) in token.fields() {
+            let binding = (field == Field::Id)
+                .then(|| self.bindings.iter().filter(|(_, id)| *id == v).min())
+                .flatten();
+            match binding {
+                Some((name, _)) => spec.insert("id_ref".into(), ValueSpec::Text(name.clone())),
+                None => spec.insert(field.name().into(), ValueSpec::Text(v.to_owned())),
+            };
+        }
+        spec
+    }
+
     fn log(&self, step: String) {
         self.trace.data().steps.push(step);
     }

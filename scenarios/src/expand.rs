@@ -8,7 +8,7 @@ use crate::{
 };
 
 /// Field names a token table may use (the SDK's columns) plus `id_ref`.
-const FIELDS: [&str; 11] = [
+pub(crate) const FIELDS: [&str; 11] = [
     "id",
     "user_name",
     "client_id",

@@ -12,6 +12,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 mod expand;
+mod update;
+
+pub use update::{UpdateError, update};
 
 /// The embedded scenario files: (file name, text).
 pub const FILES: &[(&str, &str)] = &[
@@ -317,10 +320,16 @@ pub fn all() -> Result<Vec<Scenario>, LoadError> {
 /// Loads and expands every `*.toml` file in `dir` (a user's own scenarios), in name
 /// order. A directory without one is an error: a run must not pass by loading nothing.
 pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Scenario>, LoadError> {
-    let io = |file: &std::path::Path| {
-        let file = file.display().to_string();
-        move |source| LoadError::Io { file, source }
-    };
+    let mut out = Vec::new();
+    for path in toml_files(dir)? {
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        out.extend(parse(&path.display().to_string(), &text)?);
+    }
+    Ok(out)
+}
+
+/// The scenario files (`*.toml`) in `dir`, in name order; none is an error.
+pub fn toml_files(dir: &std::path::Path) -> Result<Vec<std::path::PathBuf>, LoadError> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
@@ -334,12 +343,12 @@ pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Scenario>, LoadError> {
         });
     }
     files.sort();
-    let mut out = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-        out.extend(parse(&path.display().to_string(), &text)?);
-    }
-    Ok(out)
+    Ok(files)
+}
+
+fn io(file: &std::path::Path) -> impl FnOnce(std::io::Error) -> LoadError {
+    let file = file.display().to_string();
+    move |source| LoadError::Io { file, source }
 }
 
 /// Parses one scenario file.
