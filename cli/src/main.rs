@@ -512,7 +512,7 @@ fn run_suite(spec: &StoreSpec, suite: &Suite, settings: Settings) -> Result<RunR
 /// expectations, for the limits the store declares.
 fn update_scenarios(dir: &std::path::Path, spec: &StoreSpec) -> Result<(), Exit> {
     let factory = spec.factory(std::env::current_exe().ok());
-    let limits = match runtime().block_on(tokenstore_harness::Probe::of(&factory)) {
+    let limits = match runtime().block_on(tokenstore_harness::internals::Probe::of(&factory)) {
         Ok(probe) => probe.caps.limits,
         Err(e) => {
             eprintln!("error: --update: {e}");
@@ -529,7 +529,7 @@ fn update_scenarios(dir: &std::path::Path, spec: &StoreSpec) -> Result<(), Exit>
             .map_err(|e| format!("{file}: {e}"))
             .and_then(|text| {
                 tokenstore_scenarios::update(&file, &text, |s| {
-                    runtime().block_on(tokenstore_harness::scenario::model_answers(s, limits))
+                    runtime().block_on(tokenstore_harness::internals::model_answers(s, limits))
                 })
                 .map_err(|e| e.to_string())
             })

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use tokenstore_harness::Suite;
 use tokenstore_harness::clauses::{CLAUSES, Coverage, clause};
-use tokenstore_harness::{Builtin, Case};
+use tokenstore_harness::internals::{Builtin, Case};
 
 #[test]
 fn every_scenario_names_registered_clauses() {

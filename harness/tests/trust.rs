@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use tokenstore_harness::internals::{Builtin, Case};
 use tokenstore_harness::report::{Exit, RunReport, Status, Verdict};
 use tokenstore_harness::{
-    Builtin, Capabilities, Case, Factory, Model, Settings, StoreError, Suite, Token, TokenStore,
-    factory, fixtures, runtime,
+    Capabilities, Factory, Model, Settings, StoreError, Suite, Token, TokenStore, factory,
+    fixtures, runtime,
 };
 
 const SETTINGS: Settings = Settings {

@@ -4,7 +4,8 @@
 
 use std::sync::Mutex;
 
-use tokenstore_harness::{Builtin, Case, Settings, runtime};
+use tokenstore_harness::internals::{Builtin, Case};
+use tokenstore_harness::{Settings, runtime};
 use tokenstore_stores::mutants::{self, Bug};
 
 /// Held by the test that is measuring.

@@ -1,8 +1,8 @@
 //! Every replay that `model.sequences` prints is a scenario that reproduces the
 //! failure: it fails on the mutant it was found on and passes on a correct store.
 
-use tokenstore_harness::scenario;
-use tokenstore_harness::{Builtin, Case, Settings, runtime};
+use tokenstore_harness::internals::{Builtin, Case, run_scenario};
+use tokenstore_harness::{Settings, runtime};
 use tokenstore_stores::MemoryStore;
 use tokenstore_stores::mutants::{Bug, MutantStore, factory};
 
@@ -28,12 +28,12 @@ fn every_shrunk_failure_replays_as_a_failing_scenario() {
                     panic!("{bug:?}, seed {seed}: the replay does not load: {e}\n{replay}")
                 });
             for s in &scenarios {
-                let on_mutant = runtime().block_on(scenario::run(&MutantStore::new(bug), s));
+                let on_mutant = runtime().block_on(run_scenario(&MutantStore::new(bug), s));
                 assert!(
                     on_mutant.is_err(),
                     "{bug:?}, seed {seed}: the replay passes on the mutant:\n{replay}"
                 );
-                let on_correct = runtime().block_on(scenario::run(&MemoryStore::new(), s));
+                let on_correct = runtime().block_on(run_scenario(&MemoryStore::new(), s));
                 assert!(
                     on_correct.is_ok(),
                     "{bug:?}, seed {seed}: the replay fails on a correct store: {on_correct:?}\n{replay}"
