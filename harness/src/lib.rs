@@ -7,7 +7,7 @@
 //! - [`Suite`], which runs every scenario on a store and gives a [`RunReport`];
 //! - [`trials`] and [`conformance_main!`], which make the suite one named test per
 //!   scenario in a user's own `cargo test`;
-//! - [`bench`], the workload `tokenstore bench` measures, and [`random`], the seeded
+//! - [`bench`](mod@bench), the workload `tokenstore bench` measures, and [`random`], the seeded
 //!   random source.
 //!
 //! [`internals`] is what the `tokenstore` command and this project's tests use to run one
