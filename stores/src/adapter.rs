@@ -19,6 +19,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::oneshot;
 
+/// The protocol's name and version, said in the handshake.
 pub const PROTOCOL: &str = "tokenstore-adapter/1";
 
 /// How long one request may take (TOKENSTORE_ADAPTER_TIMEOUT, in seconds, overrides it).

@@ -16,7 +16,9 @@ pub const SUBCOMMAND: &str = "crash-writer";
 /// The data a writer opens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// A SQLite database file.
     Sqlite(PathBuf),
+    /// A token file in the SDK's CSV format.
     File(PathBuf),
     /// A table on the server named by `TOKENSTORE_MYSQL_URL`.
     MysqlTable(String),

@@ -103,6 +103,7 @@ impl FileStore {
         Ok(store)
     }
 
+    /// The token file.
     pub fn path(&self) -> &Path {
         &self.path
     }

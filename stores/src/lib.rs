@@ -6,6 +6,9 @@
 //! are always there. The `cli` feature adds what the `tokenstore` command needs:
 //! [`StoreSpec`] (a store named on the command line), the crash writer and the mutant zoo.
 
+// Every public item of the default API says what it is.
+#![warn(missing_docs)]
+
 #[cfg(feature = "adapter")]
 pub mod adapter;
 #[cfg(feature = "cli")]

@@ -108,6 +108,7 @@ impl Rows {
 }
 
 impl ListStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

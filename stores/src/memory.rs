@@ -103,6 +103,7 @@ impl Inner {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

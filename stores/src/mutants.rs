@@ -5,6 +5,9 @@
 //! One small list-backed store with a switch per bug, so that each mutant differs from
 //! a correct store in exactly one place (marked `Bug::…` below).
 
+// Each variant is described by `Bug::description`, which the selftest prints.
+#![allow(missing_docs)]
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};

@@ -259,10 +259,12 @@ impl MysqlStore {
         MysqlServer::new(url)?.store(TABLE).await
     }
 
+    /// The server the store's pool connects to.
     pub fn server(&self) -> &MysqlServer {
         &self.server
     }
 
+    /// The store's table.
     pub fn table(&self) -> &str {
         &self.table
     }

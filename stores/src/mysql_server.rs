@@ -13,16 +13,21 @@ pub const REQUIRE_VAR: &str = "TOKENSTORE_REQUIRE";
 /// A MySQL server to run against, or why there is none. A container lives as long as
 /// this value.
 pub enum MysqlSource {
+    /// The server in `TOKENSTORE_MYSQL_URL`.
     Url(SecretString),
+    /// A MySQL container started for this run (feature `docker`).
     #[cfg(feature = "docker")]
     Container {
+        /// Its URL.
         url: SecretString,
+        /// Kept so that the container lives as long as this value.
         _container: Box<
             testcontainers_modules::testcontainers::ContainerAsync<
                 testcontainers_modules::mysql::Mysql,
             >,
         >,
     },
+    /// Why no server is available.
     Unavailable(String),
 }
 

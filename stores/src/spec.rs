@@ -18,23 +18,30 @@ use crate::{
 /// `sqlite::memory:` or `mysql://user:password@host:port/database`.
 #[derive(Clone, Debug)]
 pub enum StoreSpec {
+    /// The memory store.
     Memory,
+    /// The list store.
     List,
     /// A database file per fresh store, in a new temporary directory under `dir`
     /// (the system's temporary directory by default).
     SqliteFile {
+        /// Where the temporary directories go.
         dir: Option<PathBuf>,
     },
+    /// One in-memory SQLite database per fresh store.
     SqliteMemory,
     /// A token file in the SDK FileStore's CSV format per fresh store, in a new
     /// temporary directory under `dir`.
     File {
+        /// Where the temporary directories go.
         dir: Option<PathBuf>,
     },
     /// A new table per fresh store, dropped after use. The URL may hold a password:
     /// it is kept secret (redacted in `Debug`) and reports show `location` only.
     Mysql {
+        /// The server's URL, with its password.
         url: SecretString,
+        /// The URL without its password, for reports.
         location: String,
     },
     /// A store in another language behind an adapter process (`--adapter -- CMD…`):
@@ -69,10 +76,13 @@ pub const STORE_FORMS: &str = "memory, list, sqlite, sqlite:DIR, sqlite::memory:
 /// A store the CLI cannot name. Never repeats a MySQL URL, which may hold a password.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UnknownStore {
+    /// A name that is no store.
     #[error("unknown store {0:?}: expected {STORE_FORMS}")]
     Name(String),
+    /// A mutant name that is no mutant.
     #[error("unknown mutant {0:?}: expected one of {names}", names = mutants::names())]
     Mutant(String),
+    /// A MySQL URL that cannot be read (the message never repeats it).
     #[error("{0}")]
     MysqlUrl(String),
 }
