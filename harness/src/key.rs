@@ -44,6 +44,18 @@ impl<'a> LookupKey<'a> {
     }
 }
 
+/// `find_token`'s rule: the stored row the probe's key names, found with
+/// `find_row(field, value)` trying the key's candidates in order, merged into the
+/// probe; `None` for a probe with no key (a store's lookups plug in as `find_row`).
+pub fn find_merged(
+    probe: &Token,
+    find_row: impl FnMut(Field, &str) -> Option<Token>,
+) -> Option<Token> {
+    LookupKey::of(probe)?
+        .resolve(find_row)
+        .map(|row| probe.merged_over(row))
+}
+
 /// Rule 4.5: a token that matched no row may be inserted only if it has a key and
 /// carries at least one of the access, refresh or grant tokens.
 pub fn insertable(token: &Token) -> bool {

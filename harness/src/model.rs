@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::StoreError;
-use crate::key::{LookupKey, insertable};
+use crate::key::{LookupKey, find_merged, insertable};
 use crate::store::{Capabilities, Limits, TokenStore, require_id};
 use crate::token::{Field, Token};
 
@@ -118,12 +118,9 @@ impl TokenStore for Model {
 
     async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
         let state = self.state();
-        let Some(key) = LookupKey::of(probe) else {
-            return Ok(None);
-        };
-        Ok(key
-            .resolve(|f, v| state.position(f, v))
-            .map(|i| probe.merged_over(state.rows[i].clone())))
+        Ok(find_merged(probe, |f, v| {
+            state.position(f, v).map(|i| state.rows[i].clone())
+        }))
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use tokenstore_harness::{
-    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, find_merged, insertable,
+    require_id,
 };
 
 /// One row: the ten columns, `id` first.
@@ -32,9 +33,7 @@ fn to_row(token: &Token) -> Row {
 impl Rows {
     /// The stored token `probe` names, merged into the probe.
     pub(crate) fn find(&self, probe: &Token) -> Option<Token> {
-        let key = LookupKey::of(probe)?;
-        key.resolve(|f, v| self.scan(f, v))
-            .map(|at| probe.merged_over(self.token(at)))
+        find_merged(probe, |f, v| self.scan(f, v).map(|at| self.token(at)))
     }
 
     pub(crate) fn delete(&mut self, id: &str) {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokenstore_harness::{
-    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, find_merged, insertable,
+    require_id,
 };
 
 /// An in-memory store: fast, shared between threads, gone when dropped.
@@ -130,12 +131,9 @@ impl TokenStore for MemoryStore {
 
     async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
         let inner = self.read();
-        let Some(key) = LookupKey::of(probe) else {
-            return Ok(None);
-        };
-        Ok(key
-            .resolve(|f, v| inner.id_by(f, v))
-            .map(|id| probe.merged_over(inner.rows[id].clone())))
+        Ok(find_merged(probe, |f, v| {
+            inner.id_by(f, v).map(|id| inner.rows[id].clone())
+        }))
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
