@@ -1,5 +1,7 @@
-//! The lookup key of a token (contract §2) and the insert guard (§4.5).
+//! The lookup key of a token (contract §2), the find and save rules built on it, and the
+//! insert guard (§4.5).
 
+use crate::error::StoreError;
 use crate::token::{Field, Token};
 
 /// Where to look for a token's row: candidate `(field, value)` pairs, tried in order;
@@ -54,6 +56,56 @@ pub fn find_merged(
     LookupKey::of(probe)?
         .resolve(find_row)
         .map(|row| probe.merged_over(row))
+}
+
+/// What a save writes (contract §4), decided by [`save_plan`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SavePlan {
+    /// Replace the row at this position with this one (it keeps its id).
+    Update {
+        /// The row's position, as the store's `position` gave it.
+        at: usize,
+        /// The stored row with the token's present fields over it.
+        row: Token,
+    },
+    /// Insert this token; the store gives it an id when it has none.
+    Insert(Token),
+}
+
+/// `save_token`'s rule, for a store that finds rows by position: the row the token's id
+/// names (rule 4.1), else the row its key names (rule 4.2), is updated with the token's
+/// present fields (4.4); else the token is inserted if it can be (4.5); either way no
+/// other row may hold any of the written row's key values (4.6). `position(field,
+/// value)` finds the row whose `field` holds `value`, byte for byte; `row(at)` reads it.
+pub fn save_plan(
+    token: &Token,
+    position: impl Fn(Field, &str) -> Option<usize>,
+    row: impl Fn(usize) -> Token,
+) -> Result<SavePlan, StoreError> {
+    let target = token
+        .id()
+        .and_then(|id| position(Field::Id, id))
+        .or_else(|| LookupKey::of(token)?.resolve(&position));
+    let unique = |written: &Token, own: Option<usize>| {
+        for field in Field::KEYS {
+            let holder = written.get(field).and_then(|v| position(field, v));
+            if holder.is_some() && holder != own {
+                return Err(StoreError::Conflict { field });
+            }
+        }
+        Ok(())
+    };
+    if let Some(at) = target {
+        let mut updated = row(at);
+        updated.apply_update(token);
+        unique(&updated, Some(at))?;
+        return Ok(SavePlan::Update { at, row: updated });
+    }
+    if !insertable(token) {
+        return Err(StoreError::not_insertable());
+    }
+    unique(token, None)?;
+    Ok(SavePlan::Insert(token.clone()))
 }
 
 /// Rule 4.5: a token that matched no row may be inserted only if it has a key and

@@ -41,7 +41,7 @@ pub use error::{BackendSource, ErrorKind, StoreError};
 pub use fixture::{
     BoxFuture, Factory, Fixture, Reopen, SetupError, SharedStore, Writer, factory, fixtures,
 };
-pub use key::{LookupKey, find_merged, insertable};
+pub use key::{LookupKey, SavePlan, find_merged, insertable, save_plan};
 pub use model::Model;
 pub use report::{AllowList, RunReport, Status, Verdict};
 pub use runner::{

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::error::StoreError;
-use crate::key::{LookupKey, find_merged, insertable};
+use crate::key::{SavePlan, find_merged, save_plan};
 use crate::store::{Capabilities, Limits, TokenStore, require_id};
 use crate::token::{Field, Token};
 
@@ -33,27 +33,6 @@ impl State {
         self.rows.iter().position(|r| r.get(field) == Some(value))
     }
 
-    /// The row a save names: by id first (rule 4.1), else by key (rule 4.2).
-    fn target(&self, token: &Token) -> Option<usize> {
-        token
-            .id()
-            .and_then(|id| self.position(Field::Id, id))
-            .or_else(|| LookupKey::of(token)?.resolve(|f, v| self.position(f, v)))
-    }
-
-    /// Rule 4.6: no other row may hold any of `row`'s key values.
-    fn check_unique(&self, row: &Token, own: Option<usize>) -> Result<(), StoreError> {
-        for field in Field::KEYS {
-            if let Some(value) = row.get(field) {
-                match self.position(field, value) {
-                    Some(i) if Some(i) != own => return Err(StoreError::Conflict { field }),
-                    _ => {}
-                }
-            }
-        }
-        Ok(())
-    }
-
     fn fresh_id(&mut self) -> String {
         loop {
             self.counter += 1;
@@ -65,24 +44,22 @@ impl State {
     }
 
     fn save(&mut self, token: &Token) -> Result<String, StoreError> {
-        if let Some(i) = self.target(token) {
-            let mut row = self.rows[i].clone();
-            row.apply_update(token);
-            self.check_unique(&row, Some(i))?;
-            self.rows[i] = row;
-            return Ok(self.rows[i].id().unwrap_or_default().to_owned());
+        let plan = save_plan(token, |f, v| self.position(f, v), |i| self.rows[i].clone())?;
+        match plan {
+            SavePlan::Update { at, row } => {
+                self.rows[at] = row;
+                Ok(self.rows[at].id().unwrap_or_default().to_owned())
+            }
+            SavePlan::Insert(token) => {
+                let id = match token.id() {
+                    Some(id) => id.to_owned(),
+                    None => self.fresh_id(),
+                };
+                self.issued.insert(id.clone());
+                self.rows.push(token.with(Field::Id, &id));
+                Ok(id)
+            }
         }
-        if !insertable(token) {
-            return Err(StoreError::not_insertable());
-        }
-        self.check_unique(token, None)?;
-        let id = match token.id() {
-            Some(id) => id.to_owned(),
-            None => self.fresh_id(),
-        };
-        self.issued.insert(id.clone());
-        self.rows.push(token.clone().with(Field::Id, &id));
-        Ok(id)
     }
 }
 

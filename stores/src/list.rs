@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use tokenstore_harness::{
-    Capabilities, Field, LookupKey, StoreError, Token, TokenStore, find_merged, insertable,
-    require_id,
+    Capabilities, Field, SavePlan, StoreError, Token, TokenStore, find_merged, require_id,
+    save_plan,
 };
 
 /// One row: the ten columns, `id` first.
@@ -60,49 +60,32 @@ impl Rows {
         Token::from_row(&self.rows[at])
     }
 
-    fn check_unique(&self, row: &Row, own: Option<usize>) -> Result<(), StoreError> {
-        for field in Field::KEYS {
-            let holder = row[field.index()]
-                .as_deref()
-                .and_then(|v| self.scan(field, v));
-            if holder.is_some() && holder != own {
-                return Err(StoreError::Conflict { field });
+    pub(crate) fn save(&mut self, token: &Token) -> Result<String, StoreError> {
+        match save_plan(token, |f, v| self.scan(f, v), |at| self.token(at))? {
+            SavePlan::Update { at, row } => {
+                self.rows[at] = to_row(&row);
+                Ok(row.id().unwrap_or_default().to_owned())
+            }
+            SavePlan::Insert(token) => {
+                let id = match token.id() {
+                    Some(id) => id.to_owned(),
+                    None => self.fresh_id(),
+                };
+                self.rows.push(to_row(&token.with(Field::Id, &id)));
+                Ok(id)
             }
         }
-        Ok(())
     }
 
-    pub(crate) fn save(&mut self, token: &Token) -> Result<String, StoreError> {
-        let at = token
-            .id()
-            .and_then(|id| self.scan(Field::Id, id))
-            .or_else(|| LookupKey::of(token)?.resolve(|f, v| self.scan(f, v)));
-        if let Some(at) = at {
-            let mut updated = self.token(at);
-            updated.apply_update(token);
-            let row = to_row(&updated);
-            self.check_unique(&row, Some(at))?;
-            self.rows[at] = row;
-            return Ok(updated.id().unwrap_or_default().to_owned());
+    /// The counter's next value that no row holds.
+    fn fresh_id(&mut self) -> String {
+        loop {
+            self.counter += 1;
+            let id = self.counter.to_string();
+            if self.scan(Field::Id, &id).is_none() {
+                return id;
+            }
         }
-        if !insertable(token) {
-            return Err(StoreError::not_insertable());
-        }
-        let mut row = to_row(token);
-        self.check_unique(&row, None)?;
-        let id = match token.id() {
-            Some(id) => id.to_owned(),
-            None => loop {
-                self.counter += 1;
-                let id = self.counter.to_string();
-                if self.scan(Field::Id, &id).is_none() {
-                    break id;
-                }
-            },
-        };
-        row[Field::Id.index()] = Some(id.clone());
-        self.rows.push(row);
-        Ok(id)
     }
 }
 
