@@ -48,9 +48,38 @@ pub fn table(results: &[Measured]) -> String {
     out
 }
 
+/// How `store` compares with each other store, per operation, by median latency:
+/// "adapter: find by user 184.0 µs p50, 33.0× sqlite (5.6 µs)".
+pub fn ratios(results: &[Measured], store: &str) -> String {
+    let mut out = String::new();
+    for op in BenchOp::ALL {
+        let Some(yours) = results.iter().find(|m| m.op == op && m.store == store) else {
+            continue;
+        };
+        for other in results.iter().filter(|m| m.op == op && m.store != store) {
+            let ratio = yours.p50_us / other.p50_us.max(1e-9);
+            // Two significant digits, whatever the size.
+            let digits = if ratio >= 10.0 {
+                0
+            } else if ratio >= 1.0 {
+                1
+            } else {
+                2
+            };
+            out.push_str(&format!(
+                "{store}: {op} {:.1} µs p50, {ratio:.digits$}× {} ({:.1} µs)\n",
+                yours.p50_us, other.store, other.p50_us
+            ));
+        }
+    }
+    out
+}
+
+/// The results as JSON, with the workload and the build profile that measured them.
 pub fn json(results: &[Measured], work: Workload) -> String {
     let doc = serde_json::json!({
         "schema": "tokenstore-bench/1",
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
         "size": work.size,
         "calls": work.calls,
         "results": results,
@@ -126,4 +155,40 @@ pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
         .draw()
         .map_err(|e| e.to_string())?;
     root.present().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(store: &str, op: BenchOp, p50_us: f64) -> Measured {
+        Measured {
+            store: store.to_owned(),
+            op,
+            calls: 10,
+            ops_per_sec: 1e6 / p50_us,
+            p50_us,
+            p99_us: p50_us,
+        }
+    }
+
+    #[test]
+    fn ratios_compare_the_store_with_each_other_one_by_median() {
+        let results = [
+            measured("adapter", BenchOp::FindByUser, 184.0),
+            measured("sqlite", BenchOp::FindByUser, 5.5),
+            measured("adapter", BenchOp::Delete, 100.0),
+            measured("sqlite", BenchOp::Delete, 4000.0),
+        ];
+        let text = ratios(&results, "adapter");
+        assert!(
+            text.contains("adapter: find by user 184.0 µs p50, 33× sqlite (5.5 µs)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("adapter: delete_token 100.0 µs p50, 0.03× sqlite"),
+            "{text}"
+        );
+        assert_eq!(text.lines().count(), 2);
+    }
 }

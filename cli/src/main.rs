@@ -90,7 +90,8 @@ enum Command {
     /// Compare stores on a standard workload: ops/s, p50 and p99 per operation; writes
     /// bench.json and bench.svg.
     Bench {
-        /// Stores, as for `check` (default: memory list sqlite).
+        /// Stores, as for `check` (default: memory list sqlite; with --adapter, the
+        /// reference stores it is compared with, default memory sqlite).
         stores: Vec<String>,
         /// A small workload that finishes in seconds.
         #[arg(long)]
@@ -98,6 +99,13 @@ enum Command {
         /// The directory for bench.json and bench.svg.
         #[arg(long, default_value = "tokenstore-bench")]
         out: PathBuf,
+        /// Measure a store in another language (the command after `--`, as for `check`)
+        /// and compare it with the reference stores, operation by operation.
+        #[arg(long, requires = "command")]
+        adapter: bool,
+        /// The adapter command and its arguments (after `--`).
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
     },
     /// Prove the harness: run the suite on every deliberately broken store (each must
     /// fail the clause it breaks; see `tokenstore mutants`) and on the reference stores
@@ -342,7 +350,23 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Command::Bench { stores, quick, out } => run_bench(&stores, quick, &out),
+        Command::Bench {
+            stores,
+            quick,
+            out,
+            adapter,
+            command,
+        } => {
+            let yours = match (adapter, command.is_empty()) {
+                (true, _) => check_target(None, true, command).map(Some),
+                (false, true) => Ok(None),
+                (false, false) => check_target(None, false, command).map(Some),
+            };
+            match yours {
+                Ok(yours) => run_bench(yours, &stores, quick, &out),
+                Err(exit) => exit.into(),
+            }
+        }
         Command::Selftest { run, mysql } => selftest_command(run.settings(), mysql.as_deref()),
         Command::CrashWriter {
             sqlite,
@@ -624,12 +648,28 @@ fn not_run(name: &str, location: &str, why: &str, settings: Settings) -> RunRepo
     report
 }
 
-fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode {
-    let names: Vec<String> = if stores.is_empty() {
-        ["memory", "list", "sqlite"].map(str::to_owned).to_vec()
-    } else {
-        stores.to_vec()
+/// `tokenstore bench`: `yours` (an adapter) first when given, compared with the others.
+fn run_bench(
+    yours: Option<String>,
+    stores: &[String],
+    quick: bool,
+    out: &std::path::Path,
+) -> ExitCode {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: a debug build of tokenstore measures stores 3-6x slower; \
+             use a release build (cargo run --release, or the installed binary)"
+        );
+    }
+    let defaults: &[&str] = match yours {
+        Some(_) => &["memory", "sqlite"],
+        None => &["memory", "list", "sqlite"],
     };
+    let others: Vec<String> = match stores.is_empty() {
+        true => defaults.iter().map(|s| (*s).to_owned()).collect(),
+        false => stores.to_vec(),
+    };
+    let names: Vec<String> = yours.iter().cloned().chain(others).collect();
     let mut resolved = Vec::new();
     for name in &names {
         match resolve(name, &[]) {
@@ -655,6 +695,9 @@ fn run_bench(stores: &[String], quick: bool, out: &std::path::Path) -> ExitCode 
         }
     };
     out!("{}", bench::table(&results));
+    if yours.is_some() {
+        out!("{}", bench::ratios(&results, &specs[0].name()));
+    }
     let written = std::fs::create_dir_all(out)
         .and_then(|()| std::fs::write(out.join("bench.json"), bench::json(&results, work)))
         .map_err(|e| e.to_string())

@@ -412,3 +412,27 @@ fn update_writes_the_models_answers_into_a_scenario() {
         "the updated file loads and passes"
     );
 }
+
+/// A debug build measures stores several times slower: `bench` says so, and bench.json
+/// records the profile.
+#[test]
+fn bench_names_the_build_profile() {
+    let out_dir = tempfile::tempdir().expect("a temporary directory");
+    let dir = out_dir.path().to_str().expect("a UTF-8 path");
+    let out = tokenstore(&["bench", "--quick", "memory", "--out", dir]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let json = std::fs::read_to_string(out_dir.path().join("bench.json")).expect("bench.json");
+    assert!(
+        json.contains(&format!("\"profile\": \"{profile}\"")),
+        "{json}"
+    );
+    assert_eq!(
+        stderr(&out).contains("warning: a debug build"),
+        cfg!(debug_assertions)
+    );
+}
