@@ -99,25 +99,37 @@ pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
     let root = SVGBackend::new(path, (width, 560)).into_drawing_area();
     let draw = |e: DrawingAreaErrorKind<_>| e.to_string();
     root.fill(&WHITE).map_err(draw)?;
-    let max = results.iter().map(|m| m.ops_per_sec).fold(10.0, f64::max) * 2.0;
-    let slots = BenchOp::ALL.len() * (stores.len() + 1);
+    let rates = results.iter().map(|m| m.ops_per_sec.max(1e-3));
+    let max = rates.clone().fold(10.0, f64::max) * 2.0;
+    // The log axis starts just under the slowest bar, not at 1.
+    let min = rates.fold(max, f64::min) / 2.0;
+    let group = stores.len() + 1;
+    let slots = BenchOp::ALL.len() * group;
     let mut chart = ChartBuilder::on(&root)
         .caption(
             "token stores: operations per second (log scale)",
             ("sans-serif", 22),
         )
         .margin(16)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(0..slots, (1.0..max).log_scale())
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(0..slots, (min..max).log_scale())
         .map_err(|e| e.to_string())?;
+    // Each operation's name under the middle of its group of bars.
+    let name_at = |x: &usize| match x % group == stores.len() / 2 {
+        true => BenchOp::ALL
+            .get(x / group)
+            .map_or(String::new(), |op| op.to_string()),
+        false => String::new(),
+    };
     chart
         .configure_mesh()
         .disable_x_mesh()
-        .x_labels(1)
-        .x_label_formatter(&|_| String::new())
+        .x_labels(slots)
+        .x_label_formatter(&name_at)
         .y_label_formatter(&|v| format!("{v:.0}"))
-        .y_desc("ops/s")
+        .x_desc("operation")
+        .y_desc("operations per second")
         .draw()
         .map_err(|e| e.to_string())?;
     for (si, store) in stores.iter().enumerate() {
@@ -126,7 +138,7 @@ pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
             let m = results.iter().find(|m| &m.store == store && m.op == *op)?;
             let x = oi * (stores.len() + 1) + si;
             Some(Rectangle::new(
-                [(x, 1.0), (x + 1, m.ops_per_sec.max(1.0))],
+                [(x, min), (x + 1, m.ops_per_sec.max(min))],
                 color.filled(),
             ))
         });
@@ -136,17 +148,6 @@ pub fn svg(results: &[Measured], path: &Path) -> Result<(), String> {
             .label(store.as_str())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
     }
-    // Each operation's name above its group of bars.
-    let group = stores.len() + 1;
-    let names = BenchOp::ALL.iter().enumerate().map(|(oi, op)| {
-        let top = results
-            .iter()
-            .filter(|m| m.op == *op)
-            .map(|m| m.ops_per_sec)
-            .fold(1.0, f64::max);
-        Text::new(op.to_string(), (oi * group, top * 1.4), ("sans-serif", 14))
-    });
-    chart.draw_series(names).map_err(|e| e.to_string())?;
     chart
         .configure_series_labels()
         .position(SeriesLabelPosition::UpperRight)
