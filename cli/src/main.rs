@@ -14,8 +14,6 @@ mod bench;
 mod output;
 mod selftest;
 
-/// Exit codes, documented in `--help`.
-
 #[derive(Parser)]
 #[command(
     name = "tokenstore",
@@ -295,11 +293,13 @@ fn main() -> ExitCode {
             command,
         } => {
             // Files are loaded before anything runs; with --update, once updated.
-            let loaded = |store| match update {
-                true => Ok((store, suite)),
-                false => suite.suite().map(|_| (store, suite)),
+            let loaded = match update {
+                true => Ok(None),
+                false => suite.suite().map(Some),
             };
-            let (store, suites) = match check_target(store, adapter, command).and_then(loaded) {
+            let (store, loaded) = match check_target(store, adapter, command)
+                .and_then(|store| loaded.map(|loaded| (store, loaded)))
+            {
                 Ok(found) => found,
                 Err(exit) => return exit.into(),
             };
@@ -308,12 +308,15 @@ fn main() -> ExitCode {
                 .and_then(|o| resolve(&store, &require).map(|r| (r, o)))
             {
                 Ok((Resolved::Ready(spec, _source), output)) => {
-                    let updated = match &suites.scenarios {
-                        Some(dir) if update => update_scenarios(dir, &spec),
-                        _ => Ok(()),
+                    let ready = match (loaded, &suite.scenarios) {
+                        (Some(ready), _) => Ok(ready),
+                        (None, Some(dir)) => {
+                            update_scenarios(dir, &spec).and_then(|()| suite.suite())
+                        }
+                        (None, None) => suite.suite(),
                     };
-                    match updated.and_then(|()| suites.suite()) {
-                        Ok(suite) => check(&spec, &suite, run.settings(), &output),
+                    match ready {
+                        Ok(ready) => check(&spec, &ready, run.settings(), &output),
                         Err(exit) => exit.into(),
                     }
                 }
@@ -357,10 +360,10 @@ fn main() -> ExitCode {
             adapter,
             command,
         } => {
-            let yours = match (adapter, command.is_empty()) {
-                (true, _) => check_target(None, true, command).map(Some),
-                (false, true) => Ok(None),
-                (false, false) => check_target(None, false, command).map(Some),
+            // Words after `--` without --adapter are refused as for `check`.
+            let yours = match adapter || !command.is_empty() {
+                true => check_target(None, adapter, command).map(Some),
+                false => Ok(None),
             };
             match yours {
                 Ok(yours) => run_bench(yours, &stores, quick, &out),

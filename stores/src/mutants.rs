@@ -562,12 +562,15 @@ impl TokenStore for MutantStore {
     }
 
     async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
-        let mut inner = self.inner();
+        let mut guard = self.inner();
+        let inner = &mut *guard;
         if self.bug != Bug::CachesListing {
             return Ok(inner.rows.clone());
         }
-        let rows = inner.rows.clone();
-        Ok(inner.listing.get_or_insert(rows).clone())
+        Ok(inner
+            .listing
+            .get_or_insert_with(|| inner.rows.clone())
+            .clone())
     }
 
     async fn delete_tokens(&self) -> Result<(), StoreError> {
