@@ -61,10 +61,16 @@ impl Rows {
     }
 
     pub(crate) fn save(&mut self, token: &Token) -> Result<String, StoreError> {
-        match save_plan(token, |f, v| self.scan(f, v), |at| self.token(at))? {
+        let plan = save_plan(token, |f, v| self.scan(f, v), |at| self.token(at))?;
+        Ok(self.apply(plan))
+    }
+
+    /// Writes what [`save_plan`] decided; an inserted token without an id gets a new one.
+    pub(crate) fn apply(&mut self, plan: SavePlan) -> String {
+        match plan {
             SavePlan::Update { at, row } => {
                 self.rows[at] = to_row(&row);
-                Ok(row.id().unwrap_or_default().to_owned())
+                row.id().unwrap_or_default().to_owned()
             }
             SavePlan::Insert(token) => {
                 let id = match token.id() {
@@ -72,7 +78,7 @@ impl Rows {
                     None => self.fresh_id(),
                 };
                 self.rows.push(to_row(&token.with(Field::Id, &id)));
-                Ok(id)
+                id
             }
         }
     }
@@ -96,7 +102,7 @@ impl ListStore {
     }
 
     // No mutation can panic halfway, so a poisoned lock still guards consistent rows.
-    fn rows(&self) -> MutexGuard<'_, Rows> {
+    pub(crate) fn rows(&self) -> MutexGuard<'_, Rows> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

@@ -2,8 +2,10 @@
 //! `tokenstore selftest` runs the suite on every one and fails unless each is caught
 //! by the clause it breaks — the harness's proof that it finds real bugs.
 //!
-//! One small list-backed store with a switch per bug, so that each mutant differs from
-//! a correct store in exactly one place (marked `Bug::…` below).
+//! Each mutant wraps the correct list store: an operation its bug does not touch is the
+//! list store's own, and one it touches reuses the list store's rows and its save rule
+//! ([`save_plan`], [`Rows::apply`]), changing only the step the bug changes (marked
+//! `Bug::…` below).
 
 // Each variant is described by `Bug::description`, which the selftest prints.
 #![allow(missing_docs)]
@@ -13,9 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use tokenstore_harness::{
-    Capabilities, Factory, Field, Fixture, LookupKey, StoreError, Token, TokenStore, fixtures,
-    insertable, require_id,
+    Capabilities, Factory, Field, Fixture, LookupKey, SavePlan, StoreError, Token, TokenStore,
+    fixtures, require_id, save_plan,
 };
+
+use crate::list::{ListStore, Rows};
 
 /// One way to break the contract.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,18 +192,18 @@ pub fn names() -> String {
     Bug::ALL.map(Bug::name).join(", ")
 }
 
-/// A list store with one bug.
+/// The correct list store with one bug.
 pub struct MutantStore {
     bug: Bug,
-    inner: Mutex<Inner>,
+    list: ListStore,
+    /// What some bugs remember beside the rows; locked after the rows, never before.
+    memory: Mutex<Memory>,
     /// `Bug::RacyIdCounter`'s counter, read and written as two steps.
     racy_counter: AtomicU64,
 }
 
 #[derive(Default)]
-struct Inner {
-    rows: Vec<Token>,
-    counter: u64,
+struct Memory {
     /// user name → id; only `Bug::StaleUserIndex` reads it.
     users: Vec<(String, String)>,
     /// (key field, value) → the row a find gave back; only `Bug::CachesFinds` keeps it.
@@ -223,17 +227,25 @@ fn splices(token: &Token) -> bool {
     })
 }
 
+fn backend(message: &str) -> StoreError {
+    StoreError::Backend {
+        message: message.into(),
+        source: None,
+    }
+}
+
 impl MutantStore {
     pub fn new(bug: Bug) -> Self {
         MutantStore {
             bug,
-            inner: Mutex::new(Inner::default()),
+            list: ListStore::new(),
+            memory: Mutex::new(Memory::default()),
             racy_counter: AtomicU64::new(0),
         }
     }
 
-    fn inner(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn memory(&self) -> MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn matches(&self, stored: Option<&str>, wanted: &str) -> bool {
@@ -245,22 +257,21 @@ impl MutantStore {
         }
     }
 
-    fn position(&self, inner: &Inner, field: Field, value: &str) -> Option<usize> {
+    /// The row whose `field` holds `value`, as the bug compares (the list store's scan
+    /// when the bug is elsewhere).
+    fn position(&self, rows: &Rows, field: Field, value: &str) -> Option<usize> {
         if self.bug == Bug::StaleUserIndex && field == Field::UserName {
-            let id = inner
-                .users
-                .iter()
-                .find(|(u, _)| u == value)
-                .map(|(_, id)| id)?;
-            return inner.rows.iter().position(|r| r.id() == Some(id));
+            let memory = self.memory();
+            let (_, id) = memory.users.iter().find(|(u, _)| u == value)?;
+            return rows.scan(Field::Id, id);
         }
-        inner
-            .rows
+        rows.rows
             .iter()
-            .position(|r| self.matches(r.get(field), value))
+            .position(|r| self.matches(r[field.index()].as_deref(), value))
     }
 
-    fn lookup(&self, inner: &Inner, token: &Token) -> Option<usize> {
+    /// The row the token's key names, trying the candidates in the bug's order.
+    fn locate(&self, rows: &Rows, token: &Token) -> Option<usize> {
         let key = LookupKey::of(token)?;
         let mut candidates = key.candidates().to_vec();
         if self.bug == Bug::RefreshBeforeGrant {
@@ -268,86 +279,44 @@ impl MutantStore {
         }
         candidates
             .iter()
-            .find_map(|(f, v)| self.position(inner, *f, v))
+            .find_map(|(f, v)| self.position(rows, *f, v))
     }
 
-    fn target(&self, inner: &Inner, token: &Token) -> Option<usize> {
-        token
-            .id()
-            .and_then(|id| inner.rows.iter().position(|r| r.id() == Some(id)))
-            .or_else(|| self.lookup(inner, token))
+    /// The list store's save rule over the bug's comparison.
+    fn plan(&self, rows: &Rows, token: &Token) -> Result<SavePlan, StoreError> {
+        save_plan(token, |f, v| self.position(rows, f, v), |at| rows.token(at))
     }
 
-    fn fresh_id(&self, inner: &mut Inner) -> Result<String, StoreError> {
-        let taken = |inner: &Inner, id: &str| inner.rows.iter().any(|r| r.id() == Some(id));
-        match self.bug {
+    /// A new id as the bug draws it; `None` leaves it to the list store's counter.
+    fn drawn_id(&self, rows: &Rows) -> Result<Option<String>, StoreError> {
+        let ids = || {
+            rows.rows
+                .iter()
+                .filter_map(|r| r[Field::Id.index()].clone())
+        };
+        Ok(Some(match self.bug {
             Bug::TextMaxId => {
-                let max = inner
-                    .rows
-                    .iter()
-                    .filter_map(|r| r.id())
-                    .max()
-                    .unwrap_or("0");
-                Ok((max.parse::<u64>().unwrap_or(0) + 1).to_string())
+                let max = ids().max().unwrap_or_else(|| "0".into());
+                (max.parse::<u64>().unwrap_or(0) + 1).to_string()
             }
             Bug::NumericIdsOnly => {
                 let mut max = 0u64;
-                for id in inner.rows.iter().filter_map(Token::id) {
-                    max = max.max(id.parse().map_err(|_| StoreError::Backend {
-                        message: "invalid literal for int() with base 10".into(),
-                        source: None,
-                    })?);
+                for id in ids() {
+                    let n = id.parse::<u64>();
+                    max =
+                        max.max(n.map_err(|_| backend("invalid literal for int() with base 10"))?);
                 }
-                Ok((max + 1).to_string())
+                (max + 1).to_string()
             }
             Bug::ReusesIds => {
-                let taken: std::collections::HashSet<&str> =
-                    inner.rows.iter().filter_map(Token::id).collect();
-                (1..)
-                    .map(|n: u64| n.to_string())
-                    .find(|id| !taken.contains(id.as_str()))
-                    .ok_or_else(|| StoreError::Backend {
-                        message: "no free id".into(),
-                        source: None,
-                    })
+                let taken: std::collections::HashSet<String> = ids().collect();
+                (1u64..)
+                    .map(|n| n.to_string())
+                    .find(|id| !taken.contains(id))
+                    .ok_or_else(|| backend("no free id"))?
             }
-            _ => loop {
-                inner.counter += 1;
-                let id = inner.counter.to_string();
-                if !taken(inner, &id) {
-                    break Ok(id);
-                }
-            },
-        }
-    }
-
-    fn check_unique(
-        &self,
-        inner: &Inner,
-        row: &Token,
-        own: Option<usize>,
-    ) -> Result<(), StoreError> {
-        for field in Field::KEYS {
-            if let Some(v) = row.get(field) {
-                let holder = inner
-                    .rows
-                    .iter()
-                    .position(|r| self.matches(r.get(field), v));
-                if holder.is_some() && holder != own {
-                    return Err(StoreError::Conflict { field });
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn not_insertable(&self, token: &Token) -> StoreError {
-        match (self.bug, token.get(Field::RefreshToken)) {
-            (Bug::SecretInErrors, Some(r)) => {
-                StoreError::InvalidInput(format!("cannot insert the token with refresh token {r}"))
-            }
-            _ => StoreError::not_insertable(),
-        }
+            _ => return Ok(None),
+        }))
     }
 
     /// The token as the bug writes it.
@@ -367,242 +336,257 @@ impl MutantStore {
         t
     }
 
-    /// Inserts or updates `token` in one critical section (the correct path).
-    fn save_locked(
-        &self,
-        inner: &mut Inner,
-        token: &Token,
-        target: Option<usize>,
-    ) -> Result<String, StoreError> {
-        if let Some(i) = target {
-            let mut row = inner.rows[i].clone();
-            row.apply_update(token);
-            if self.bug == Bug::PartialUpdateOnConflict {
-                let unkeyed = token.fields().filter(|(f, _)| !Field::KEYS.contains(f));
-                for (f, v) in unkeyed.filter(|(f, _)| *f != Field::Id) {
-                    inner.rows[i].set(f, Some(v));
-                }
-            }
-            self.check_unique(inner, &row, Some(i))?;
-            if self.bug == Bug::SplicedUpdateSql && splices(token) {
-                let mut set = token.clone();
-                set.set(Field::Id, None);
-                inner.rows.iter_mut().for_each(|r| r.apply_update(&set));
-            }
-            if self.bug == Bug::NoOpUpdateInserts && row == inner.rows[i] {
-                inner.rows.push(row.clone());
-            }
-            if let Some(user) = row.user_name() {
-                inner
-                    .users
-                    .push((user.to_owned(), row.id().unwrap_or_default().to_owned()));
-            }
-            inner.rows[i] = row;
-            return Ok(inner.rows[i].id().unwrap_or_default().to_owned());
+    /// A save in one critical section, with the bug's change to what is written.
+    fn save_locked(&self, rows: &mut Rows, token: &Token) -> Result<String, StoreError> {
+        if self.bug == Bug::PartialUpdateOnConflict {
+            self.write_unkeyed_first(rows, token);
         }
-        if !insertable(token) {
-            return Err(self.not_insertable(token));
-        }
-        self.check_unique(inner, token, None)?;
-        let id = match token.id() {
-            Some(id) => id.to_owned(),
-            None => self.fresh_id(inner)?,
+        let plan = match self.plan(rows, token) {
+            Err(StoreError::InvalidInput(_)) if self.bug == Bug::SecretInErrors => {
+                let refresh = token.get(Field::RefreshToken).unwrap_or_default();
+                let message = format!("cannot insert the token with refresh token {refresh}");
+                return Err(StoreError::InvalidInput(message));
+            }
+            plan => plan?,
         };
+        let inserted = matches!(plan, SavePlan::Insert(_));
+        let id = match plan {
+            SavePlan::Insert(new) if new.id().is_none() => match self.drawn_id(rows)? {
+                Some(id) => rows.apply(SavePlan::Insert(new.with(Field::Id, &id))),
+                None => rows.apply(SavePlan::Insert(new)),
+            },
+            SavePlan::Update { at, row } => self.update(rows, token, at, row),
+            insert => rows.apply(insert),
+        };
+        let mut memory = self.memory();
         if let Some(user) = token.user_name() {
-            inner.users.push((user.to_owned(), id.clone()));
+            memory.users.push((user.to_owned(), id.clone()));
         }
-        inner.listing = None;
-        inner.rows.push(token.clone().with(Field::Id, &id));
+        if inserted {
+            memory.listing = None;
+        }
         Ok(id)
     }
 
-    /// `Bug::CachesFinds`: the cached row for the first of the probe's key values that
-    /// has one, else a lookup, cached under the key value that found it.
-    fn cached_lookup(&self, inner: &mut Inner, probe: &Token) -> Option<Token> {
-        let key = LookupKey::of(probe)?;
-        for (field, value) in key.candidates() {
-            let entry = (*field, value.to_string());
-            if let Some((_, row)) = inner.finds.iter().find(|(k, _)| *k == entry) {
-                return Some(row.clone());
-            }
-            if let Some(i) = self.position(inner, *field, value) {
-                let row = inner.rows[i].clone();
-                inner.finds.push((entry, row.clone()));
-                return Some(row);
+    /// An update, with what `Bug::NoOpUpdateInserts` and `Bug::SplicedUpdateSql` add.
+    fn update(&self, rows: &mut Rows, token: &Token, at: usize, row: Token) -> String {
+        if self.bug == Bug::NoOpUpdateInserts && row == rows.token(at) {
+            rows.apply(SavePlan::Insert(row.clone()));
+        }
+        if self.bug == Bug::SplicedUpdateSql && splices(token) {
+            let mut set = token.clone();
+            set.set(Field::Id, None);
+            for other in 0..rows.rows.len() {
+                let mut changed = rows.token(other);
+                changed.apply_update(&set);
+                rows.apply(SavePlan::Update {
+                    at: other,
+                    row: changed,
+                });
             }
         }
-        None
+        rows.apply(SavePlan::Update { at, row })
     }
 
-    /// `Bug::CachesFinds` forgets only the answers cached under a key value the saved
-    /// token itself carries.
-    fn forget_finds(&self, token: &Token) {
-        self.inner()
-            .finds
-            .retain(|((f, v), _)| token.get(*f) != Some(v.as_str()));
+    /// `Bug::PartialUpdateOnConflict`: the row's non-key fields are written before the
+    /// save rule checks the keys.
+    fn write_unkeyed_first(&self, rows: &mut Rows, token: &Token) {
+        let by_id = token.id().and_then(|id| rows.scan(Field::Id, id));
+        let Some(at) = by_id.or_else(|| self.locate(rows, token)) else {
+            return;
+        };
+        let mut row = rows.token(at);
+        let unkeyed = token.fields().filter(|(f, _)| !Field::KEYS.contains(f));
+        for (f, v) in unkeyed.filter(|(f, _)| *f != Field::Id) {
+            row.set(f, Some(v));
+        }
+        rows.apply(SavePlan::Update { at, row });
+    }
+
+    /// `Bug::UpdateThenInsertRace` and `Bug::UnlockedCheckThenInsert`: the save rule
+    /// decides under the lock, the lock is let go, and what it decided is written under
+    /// the lock taken again — by then another save may have written the same row.
+    async fn check_then_act(&self, token: &Token) -> Result<String, StoreError> {
+        let plan = self.plan(&self.list.rows(), token)?;
+        if self.bug == Bug::UpdateThenInsertRace {
+            tokio::task::yield_now().await;
+        }
+        let mut rows = self.list.rows();
+        match plan {
+            SavePlan::Update { at, row } if at >= rows.rows.len() => {
+                Ok(row.id().unwrap_or_default().to_owned())
+            }
+            plan => Ok(rows.apply(plan)),
+        }
+    }
+
+    /// `Bug::RacyIdCounter`: the id is drawn before the lock is taken, as a read, the
+    /// new row built with it, then a write: the shape of `next = counter + 1; row = …;
+    /// counter = next` in a real store.
+    fn racy_insert(&self, token: &Token) -> Result<String, StoreError> {
+        let n = self.racy_counter.load(Ordering::SeqCst) + 1;
+        let drawn = token.clone().with(Field::Id, &format!("r{n}"));
+        self.racy_counter.store(n, Ordering::SeqCst);
+        let mut rows = self.list.rows();
+        match self.plan(&rows, token)? {
+            SavePlan::Insert(_) => Ok(rows.apply(SavePlan::Insert(drawn))),
+            update => Ok(rows.apply(update)),
+        }
     }
 
     /// `Bug::TornWrites`: an update applied one field at a time, yielding in between.
-    async fn torn_update(&self, token: &Token, id: String) -> Result<String, StoreError> {
+    async fn torn_save(&self, token: &Token) -> Result<String, StoreError> {
+        let id = {
+            let mut rows = self.list.rows();
+            match self.plan(&rows, token)? {
+                SavePlan::Update { row, .. } => row.id().unwrap_or_default().to_owned(),
+                insert => return Ok(rows.apply(insert)),
+            }
+        };
         for (field, value) in token.fields().filter(|(f, _)| *f != Field::Id) {
             {
-                let mut inner = self.inner();
-                if let Some(row) = inner.rows.iter_mut().find(|r| r.id() == Some(id.as_str())) {
+                let mut rows = self.list.rows();
+                if let Some(at) = rows.scan(Field::Id, &id) {
+                    let mut row = rows.token(at);
                     row.set(field, Some(value));
+                    rows.apply(SavePlan::Update { at, row });
                 }
             }
             tokio::task::yield_now().await;
         }
         Ok(id)
     }
+
+    /// `Bug::CachesFinds`: the cached row for the first of the probe's key values that
+    /// has one, else a lookup, cached under the key value that found it.
+    fn cached_lookup(&self, rows: &Rows, probe: &Token) -> Option<Token> {
+        let key = LookupKey::of(probe)?;
+        let mut memory = self.memory();
+        for (field, value) in key.candidates() {
+            let entry = (*field, value.to_string());
+            if let Some((_, row)) = memory.finds.iter().find(|(k, _)| *k == entry) {
+                return Some(row.clone());
+            }
+            if let Some(at) = rows.scan(*field, value) {
+                memory.finds.push((entry, rows.token(at)));
+                return Some(rows.token(at));
+            }
+        }
+        None
+    }
+
+    /// Forgets what the caches and the user index hold after rows are deleted.
+    fn forget_deleted(&self, id: Option<&str>) {
+        let mut memory = self.memory();
+        match id {
+            Some(id) => memory.users.retain(|(_, rid)| rid != id),
+            None => memory.users.clear(),
+        }
+        memory.finds.clear();
+        memory.listing = None;
+    }
 }
 
 impl TokenStore for MutantStore {
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().durable(self.bug == Bug::ClaimsDurability)
+        self.list
+            .capabilities()
+            .durable(self.bug == Bug::ClaimsDurability)
     }
 
     fn files(&self) -> Vec<PathBuf> {
-        Vec::new()
+        self.list.files()
     }
 
     async fn find_token(&self, probe: &Token) -> Result<Option<Token>, StoreError> {
-        let mut inner = self.inner();
-        if self.bug == Bug::CachesFinds {
-            return Ok(self
-                .cached_lookup(&mut inner, probe)
-                .map(|row| probe.merged_over(row)));
-        }
-        if LookupKey::of(probe).is_none() {
-            let first = inner
-                .rows
-                .first()
-                .filter(|_| self.bug == Bug::FirstRowForNoKey);
-            return Ok(first.map(|r| probe.merged_over(r.clone())));
-        }
-        Ok(self.lookup(&inner, probe).map(|i| match self.bug {
-            Bug::FindDoesNotMerge => inner.rows[i].clone(),
-            _ => probe.merged_over(inner.rows[i].clone()),
+        let rows = self.list.rows();
+        let stored = match self.bug {
+            Bug::CachesFinds => self.cached_lookup(&rows, probe),
+            Bug::FirstRowForNoKey if LookupKey::of(probe).is_none() => {
+                rows.all().into_iter().next()
+            }
+            _ => self.locate(&rows, probe).map(|at| rows.token(at)),
+        };
+        Ok(stored.map(|row| match self.bug {
+            Bug::FindDoesNotMerge => row,
+            _ => probe.merged_over(row),
         }))
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
         let token = &self.as_written(token);
-        self.forget_finds(token);
+        // `Bug::CachesFinds` forgets only the answers cached under a key value the
+        // saved token itself carries.
+        self.memory()
+            .finds
+            .retain(|((f, v), _)| token.get(*f) != Some(v.as_str()));
         match self.bug {
-            Bug::UpdateThenInsertRace => {
-                let target = self.target(&self.inner(), token);
-                tokio::task::yield_now().await;
-                let mut inner = self.inner();
-                let target = target.filter(|i| *i < inner.rows.len());
-                self.save_locked(&mut inner, token, target)
+            Bug::UpdateThenInsertRace | Bug::UnlockedCheckThenInsert => {
+                self.check_then_act(token).await
             }
-            Bug::RacyIdCounter if token.id().is_none() => {
-                // The id is drawn before the lock is taken, as a read, the new row built
-                // with it, then a write: the shape of `next = counter + 1; row = …;
-                // counter = next` in a real store.
-                let n = self.racy_counter.load(Ordering::SeqCst) + 1;
-                let drawn = token.clone().with(Field::Id, &format!("r{n}"));
-                self.racy_counter.store(n, Ordering::SeqCst);
-                let mut inner = self.inner();
-                let target = self.target(&inner, token);
-                let token = if target.is_some() { token } else { &drawn };
-                self.save_locked(&mut inner, token, target)
-            }
-            Bug::UnlockedCheckThenInsert => {
-                // The row to write is built between the check and the write, outside
-                // the lock, as a real store does.
-                let target = self.target(&self.inner(), token);
-                let token = &token.clone();
-                let mut inner = self.inner();
-                let target = target.filter(|i| *i < inner.rows.len());
-                self.save_locked(&mut inner, token, target)
-            }
-            Bug::TornWrites => {
-                let target = {
-                    let inner = self.inner();
-                    self.target(&inner, token)
-                        .map(|i| inner.rows[i].id().unwrap_or_default().to_owned())
-                };
-                match target {
-                    Some(id) => self.torn_update(token, id).await,
-                    None => {
-                        let mut inner = self.inner();
-                        let target = self.target(&inner, token);
-                        self.save_locked(&mut inner, token, target)
-                    }
-                }
-            }
-            _ => {
-                let mut inner = self.inner();
-                let target = self.target(&inner, token);
-                self.save_locked(&mut inner, token, target)
-            }
+            Bug::RacyIdCounter if token.id().is_none() => self.racy_insert(token),
+            Bug::TornWrites => self.torn_save(token).await,
+            _ => self.save_locked(&mut self.list.rows(), token),
         }
     }
 
     async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
         require_id(id)?;
-        let prefix = self.bug == Bug::DeleteByPrefix;
-        let mut inner = self.inner();
-        let deleted = inner.rows.iter().find(|r| r.id() == Some(id)).cloned();
-        match deleted {
-            Some(row) if self.bug == Bug::DeletesByUser => {
-                inner.rows.retain(|r| r.user_name() != row.user_name());
+        {
+            let mut rows = self.list.rows();
+            let deleted = rows.scan(Field::Id, id).map(|at| rows.token(at));
+            match (self.bug, deleted) {
+                (Bug::DeletesByUser, Some(row)) => {
+                    let user = Field::UserName.index();
+                    rows.rows.retain(|r| r[user].as_deref() != row.user_name());
+                }
+                (Bug::DeleteByPrefix, _) => {
+                    let prefixed = |rid: &String| rid.starts_with(id);
+                    rows.rows
+                        .retain(|r| !r[Field::Id.index()].as_ref().is_some_and(prefixed));
+                }
+                _ => rows.delete(id),
             }
-            _ => inner.rows.retain(|r| match r.id() {
-                Some(rid) if prefix => !rid.starts_with(id),
-                rid => rid != Some(id),
-            }),
         }
-        inner.users.retain(|(_, rid)| rid != id);
-        inner.finds.clear();
-        inner.listing = None;
+        self.forget_deleted(Some(id));
         Ok(())
     }
 
     async fn get_tokens(&self) -> Result<Vec<Token>, StoreError> {
-        let mut guard = self.inner();
-        let inner = &mut *guard;
         if self.bug != Bug::CachesListing {
-            return Ok(inner.rows.clone());
+            return self.list.get_tokens().await;
         }
-        Ok(inner
-            .listing
-            .get_or_insert_with(|| inner.rows.clone())
-            .clone())
+        let rows = self.list.rows();
+        let mut memory = self.memory();
+        Ok(memory.listing.get_or_insert_with(|| rows.all()).clone())
     }
 
     async fn delete_tokens(&self) -> Result<(), StoreError> {
-        let mut inner = self.inner();
         match self.bug {
             Bug::DeleteAllDoesNothing => {}
-            Bug::DeleteAllSparesUserless => inner.rows.retain(|r| r.user_name().is_none()),
-            _ => inner.rows.clear(),
+            Bug::DeleteAllSparesUserless => {
+                let mut rows = self.list.rows();
+                rows.rows.retain(|r| r[Field::UserName.index()].is_none());
+            }
+            _ => self.list.delete_tokens().await?,
         }
-        inner.users.clear();
-        inner.finds.clear();
-        inner.listing = None;
+        self.forget_deleted(None);
         Ok(())
     }
 
     async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
         require_id(id)?;
-        let same = |rid: &str| match self.bug {
-            Bug::FoldsIds => rid.trim().to_lowercase() == id.trim().to_lowercase(),
-            _ => rid == id,
+        let found = match self.bug {
+            Bug::FoldsIds => {
+                let fold = |s: &str| s.trim().to_lowercase();
+                let all = self.list.get_tokens().await?;
+                all.into_iter()
+                    .find(|r| r.id().is_some_and(|rid| fold(rid) == fold(id)))
+            }
+            _ => self.list.find_token_by_id(id).await?,
         };
-        let found = self
-            .inner()
-            .rows
-            .iter()
-            .find(|r| r.id().is_some_and(same))
-            .cloned();
         match (found, self.bug) {
-            (None, Bug::ByIdMissIsAnError) => Err(StoreError::Backend {
-                message: "no token with this id".into(),
-                source: None,
-            }),
+            (None, Bug::ByIdMissIsAnError) => Err(backend("no token with this id")),
             (found, _) => Ok(found),
         }
     }
