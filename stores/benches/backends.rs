@@ -60,6 +60,16 @@ impl Keys {
     }
 }
 
+/// `iters` tokens not stored yet, with ids `{tag}{n}` numbered on from `next`.
+fn numbered(next: &mut u64, iters: u64, tag: &str) -> Vec<Token> {
+    (0..iters)
+        .map(|_| {
+            *next += 1;
+            token(*next as usize).with(Field::Id, &format!("{tag}{next}"))
+        })
+        .collect()
+}
+
 fn probe(field: Field, n: usize) -> Token {
     let t = token(n);
     let mut p = Token::new();
@@ -258,12 +268,7 @@ fn all_benches(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
             let mut next = 10_000_000u64;
             b.iter_custom(|iters| {
-                let fresh: Vec<Token> = (0..iters)
-                    .map(|_| {
-                        next += 1;
-                        token(next as usize).with(Field::Id, &format!("i{next}"))
-                    })
-                    .collect();
+                let fresh = numbered(&mut next, iters, "i");
                 let d = timed(&rt, iters, |i| {
                     let (store, t) = (f.store.clone(), &fresh[i as usize]);
                     async move {
@@ -287,12 +292,7 @@ fn all_benches(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new(f.name, f.n), |b| {
             let mut next = 20_000_000u64;
             b.iter_custom(|iters| {
-                let fresh: Vec<Token> = (0..iters)
-                    .map(|_| {
-                        next += 1;
-                        token(next as usize).with(Field::Id, &format!("d{next}"))
-                    })
-                    .collect();
+                let fresh = numbered(&mut next, iters, "d");
                 rt.block_on(async {
                     for t in &fresh {
                         f.store.save_token(t).await.expect("inserts");
@@ -397,65 +397,29 @@ fn baselines_find(
         let map: HashMap<String, Token> = (0..f.n)
             .map(|n| (format!("user{n:06}@example.com"), token(n)))
             .collect();
-        g.bench_function(BenchmarkId::new("baseline-hashmap-get-clone", f.n), |b| {
-            let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, f.n);
-            b.iter_custom(|iters| {
-                let names: Vec<String> = (0..iters)
-                    .map(|_| format!("user{:06}@example.com", keys.next()))
-                    .collect();
-                let start = Instant::now();
-                for name in &names {
-                    black_box(map.get(name).cloned());
-                }
-                start.elapsed()
-            })
+        by_name(g, "baseline-hashmap-get-clone", f.n, |name| {
+            black_box(map.get(name).cloned());
         });
         let path = db_path(f);
         let conn = raw_connection(&path);
-        g.bench_function(
-            BenchmarkId::new("baseline-rusqlite-point-query", f.n),
-            |b| {
-                let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, f.n);
-                b.iter_custom(|iters| {
-                    let names: Vec<String> = (0..iters)
-                        .map(|_| format!("user{:06}@example.com", keys.next()))
-                        .collect();
-                    let start = Instant::now();
-                    for name in &names {
-                        let mut st = conn.prepare_cached(POINT_QUERY).expect("prepares");
-                        black_box(
-                            st.query_row([name], row_values)
-                                .optional()
-                                .expect("queries"),
-                        );
-                    }
-                    start.elapsed()
-                })
-            },
-        );
-        if f.n == 1_000 {
-            g.bench_function(
-                BenchmarkId::new("naive-sqlite-connection-per-call", f.n),
-                |b| {
-                    let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, f.n);
-                    b.iter_custom(|iters| {
-                        let names: Vec<String> = (0..iters)
-                            .map(|_| format!("user{:06}@example.com", keys.next()))
-                            .collect();
-                        let start = Instant::now();
-                        for name in &names {
-                            let conn = rusqlite::Connection::open(&path).expect("opens");
-                            let mut st = conn.prepare(POINT_QUERY).expect("prepares");
-                            black_box(
-                                st.query_row([name], row_values)
-                                    .optional()
-                                    .expect("queries"),
-                            );
-                        }
-                        start.elapsed()
-                    })
-                },
+        by_name(g, "baseline-rusqlite-point-query", f.n, |name| {
+            let mut st = conn.prepare_cached(POINT_QUERY).expect("prepares");
+            black_box(
+                st.query_row([name], row_values)
+                    .optional()
+                    .expect("queries"),
             );
+        });
+        if f.n == 1_000 {
+            by_name(g, "naive-sqlite-connection-per-call", f.n, |name| {
+                let conn = rusqlite::Connection::open(&path).expect("opens");
+                let mut st = conn.prepare(POINT_QUERY).expect("prepares");
+                black_box(
+                    st.query_row([name], row_values)
+                        .optional()
+                        .expect("queries"),
+                );
+            });
         }
     }
     if let Some(server) = mysql {
@@ -473,6 +437,29 @@ fn baselines_find(
             })
         });
     }
+}
+
+/// Times `query` on random user names of a store of `n` tokens (the names are drawn
+/// before the clock starts).
+fn by_name(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    n: usize,
+    mut query: impl FnMut(&str),
+) {
+    g.bench_function(BenchmarkId::new(name, n), |b| {
+        let mut keys = Keys::new(0x9E37_79B9_7F4A_7C15, n);
+        b.iter_custom(|iters| {
+            let names: Vec<String> = (0..iters)
+                .map(|_| format!("user{:06}@example.com", keys.next()))
+                .collect();
+            let start = Instant::now();
+            for name in &names {
+                query(name);
+            }
+            start.elapsed()
+        })
+    });
 }
 
 /// (user name, new access token) pairs for `iters` upserts of existing users.
