@@ -436,3 +436,32 @@ fn bench_names_the_build_profile() {
         cfg!(debug_assertions)
     );
 }
+
+/// The JSON report with every measured duration taken out.
+fn verdicts(args: &[&str]) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("duration_ms");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let out = tokenstore(args);
+    let mut report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("a JSON report");
+    strip(&mut report);
+    report
+}
+
+/// Cases run side by side and finish in any order; the report must not show it.
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    for store in ["sqlite", "mutant:TextMaxId", "mutant:FirstRowForNoKey"] {
+        let args = ["check", store, "--seed", "7", "--format", "json"];
+        let first = verdicts(&args);
+        assert_eq!(first, verdicts(&args), "{store}");
+    }
+}

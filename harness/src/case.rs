@@ -145,7 +145,8 @@ impl Case {
         }
     }
 
-    fn is_concurrency(&self) -> bool {
+    /// A racing check: it needs the machine's threads to itself.
+    pub(crate) fn is_concurrency(&self) -> bool {
         matches!(
             self,
             Case::Builtin(
@@ -154,6 +155,14 @@ impl Case {
                     | Builtin::ReadDuringWrite
                     | Builtin::MultiInstance
             )
+        )
+    }
+
+    /// A check that takes long (the crash test's kills, the random sequences).
+    pub(crate) fn is_long(&self) -> bool {
+        matches!(
+            self,
+            Case::Builtin(Builtin::Crash | Builtin::ModelSequences | Builtin::Reopen)
         )
     }
 

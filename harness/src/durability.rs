@@ -111,10 +111,24 @@ pub fn crash_token(k: u64) -> Token {
         .with(Field::ExpiryTime, &k.to_string())
 }
 
-/// The crash writer's loop: saves `crash_token(k)` for k = from, from + 1, … and prints
-/// `ack <k> <id>` after each acknowledged save, until killed.
-pub async fn crash_writer<S: TokenStore + ?Sized>(store: &S, from: u64) -> Result<(), String> {
+/// The crash writer's process body: waits for the harness's go (one line on stdin),
+/// then opens the store with `open` and saves `crash_token(k)` for k = from, from + 1,
+/// …, printing `ack <k> <id>` after each acknowledged save, until killed. The harness
+/// starts the next writer while the current one writes, so that a slow start (an
+/// interpreter, a connection) is not paid at every kill; waiting before the store
+/// opens keeps two writers from ever writing at once.
+pub async fn crash_writer<S, E, Fut>(open: impl FnOnce() -> Fut, from: u64) -> Result<(), String>
+where
+    S: TokenStore,
+    E: std::fmt::Display,
+    Fut: std::future::Future<Output = Result<S, E>>,
+{
     use std::io::Write;
+    let mut go = String::new();
+    std::io::stdin()
+        .read_line(&mut go)
+        .map_err(|e| format!("cannot read the go line: {e}"))?;
+    let store = open().await.map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     for k in from.. {
         let id = store
@@ -128,9 +142,17 @@ pub async fn crash_writer<S: TokenStore + ?Sized>(store: &S, from: u64) -> Resul
     Ok(())
 }
 
-/// Starts the writer, kills it with SIGKILL at a pseudo-random moment, and returns
-/// the saves it acknowledged, 20 times over; then opens the store and checks that every
-/// acknowledged token is present and intact.
+/// The first save of each kill's writer: far enough apart that no writer reaches the
+/// next one's tokens, so the next writer can be started before this one is killed.
+const SAVES_PER_WRITER: u64 = 1_000_000;
+
+/// How many writers start ahead of their turn, so that a slow start (an interpreter
+/// importing an SDK) overlaps the writing of those before them.
+const STARTED_AHEAD: usize = 3;
+
+/// Starts a writer, kills it with SIGKILL at a pseudo-random moment, and collects the
+/// saves it acknowledged, 20 times over, one writer at a time; then opens the store
+/// and checks that every acknowledged token is present and intact.
 pub async fn crash(
     store: SharedStore,
     writer: &Writer,
@@ -142,20 +164,29 @@ pub async fn crash(
     let mut acked: BTreeMap<u64, String> = BTreeMap::new();
     // The kill moments follow the run's seed.
     let mut rng = crate::random::seeded(seed);
-    let mut next = 0u64;
     let started = Instant::now();
+    let runs = |e: String, steps: &Vec<String>| failure(steps.clone(), "the writer runs", e);
+    let start = |round: usize| WriterProcess::start(writer(round as u64 * SAVES_PER_WRITER));
+    let mut ready = std::collections::VecDeque::new();
     for round in 0..KILLS {
+        // Writers start ahead of their turn; each waits for its go.
+        while ready.len() <= STARTED_AHEAD && round + ready.len() < KILLS {
+            ready.push_back(start(round + ready.len()).map_err(|e| runs(e, &steps))?);
+        }
         let after = Duration::from_millis(30 + crate::random::below(&mut rng, 120) as u64);
-        let command = writer(next);
-        let acks = tokio::task::spawn_blocking(move || run_and_kill(command, after))
+        let Some(current) = ready.pop_front() else {
+            break;
+        };
+        current.go().map_err(|e| runs(e, &steps))?;
+        let acks = tokio::task::spawn_blocking(move || current.kill_after(after))
             .await
-            .map_err(|e| failure(steps.clone(), "the writer runs", e.to_string()))?
-            .map_err(|e| failure(steps.clone(), "the writer runs", e))?;
+            .map_err(|e| runs(e.to_string(), &steps))?
+            .map_err(|e| runs(e, &steps))?;
         steps.push(format!(
-            "writer from save {next}, killed after {after:?}: {} saves acknowledged",
+            "writer from save {}, killed after {after:?}: {} saves acknowledged",
+            round as u64 * SAVES_PER_WRITER,
             acks.len()
         ));
-        next = acks.keys().next_back().map_or(next, |k| k + 1) + 2;
         acked.extend(acks);
         if started.elapsed() > Duration::from_secs(1) && round % 5 == 4 {
             tracing::info!(
@@ -238,47 +269,93 @@ fn check_crash_rows(
     Ok(())
 }
 
-/// Runs the writer until `after` past its first line of output (so a slow start, such
-/// as an interpreter loading, does not eat the writing time), then SIGKILLs it; the
-/// acknowledgements it printed.
-fn run_and_kill(
-    mut command: std::process::Command,
-    after: Duration,
-) -> Result<BTreeMap<u64, String>, String> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .stdin(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start the writer: {e}"))?;
-    let stdout = child.stdout.take().ok_or("the writer has no stdout")?;
-    let (started, first_line) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        let mut acks = BTreeMap::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = started.send(());
-            let mut parts = line.splitn(3, ' ');
-            if let (Some("ack"), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next())
-                && let Ok(k) = k.parse()
-            {
-                acks.insert(k, id.to_owned());
+/// A started writer process, waiting for its go; killed when dropped unused.
+struct WriterProcess {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    /// Gets a message at the writer's first line of output.
+    first_line: std::sync::mpsc::Receiver<()>,
+    reader: Option<std::thread::JoinHandle<BTreeMap<u64, String>>>,
+}
+
+impl Drop for WriterProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl WriterProcess {
+    fn start(mut command: std::process::Command) -> Result<WriterProcess, String> {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .stdin(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the writer: {e}"))?;
+        let stdout = child.stdout.take().ok_or("the writer has no stdout")?;
+        let stdin = child.stdin.take();
+        let (started, first_line) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut acks = BTreeMap::new();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = started.send(());
+                let mut parts = line.splitn(3, ' ');
+                if let (Some("ack"), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next())
+                    && let Ok(k) = k.parse()
+                {
+                    acks.insert(k, id.to_owned());
+                }
             }
+            acks
+        });
+        Ok(WriterProcess {
+            child,
+            stdin,
+            first_line,
+            reader: Some(reader),
+        })
+    }
+
+    /// Tells the writer to open the store and write; one that wrote before it was told
+    /// would have written beside the previous writer.
+    fn go(&self) -> Result<(), String> {
+        use std::io::Write;
+        if self.first_line.try_recv().is_ok() {
+            return Err(
+                "the writer wrote before it was told to start: a crash writer must \
+                 wait for a line on stdin before it opens the store (ADAPTERS.md)"
+                    .into(),
+            );
         }
-        acks
-    });
-    // A writer that prints nothing within 30 s is killed all the same.
-    let _ = first_line.recv_timeout(Duration::from_secs(30));
-    std::thread::sleep(after);
-    let exited_early = child.try_wait().map_err(|e| e.to_string())?;
-    let _ = child.kill();
-    let _ = child.wait();
-    let acks = reader
-        .join()
-        .map_err(|_| "the reader thread panicked".to_owned())?;
-    match exited_early {
-        Some(status) if acks.is_empty() => Err(format!(
-            "the writer exited on its own ({status}) without saving"
-        )),
-        _ => Ok(acks),
+        let mut stdin = self.stdin.as_ref().ok_or("the writer has no stdin")?;
+        stdin
+            .write_all(b"go\n")
+            .map_err(|e| format!("cannot start the writer: {e}"))
+    }
+
+    /// Lets the writer run until `after` past its first line of output (so that its
+    /// first save, which may create a table, does not eat the writing time), then
+    /// SIGKILLs it; the acknowledgements it printed.
+    fn kill_after(mut self, after: Duration) -> Result<BTreeMap<u64, String>, String> {
+        // A writer that prints nothing within 30 s is killed all the same.
+        let _ = self.first_line.recv_timeout(Duration::from_secs(30));
+        std::thread::sleep(after);
+        let exited_early = self.child.try_wait().map_err(|e| e.to_string())?;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let reader = self
+            .reader
+            .take()
+            .ok_or("the writer was already collected")?;
+        let acks = reader
+            .join()
+            .map_err(|_| "the reader thread panicked".to_owned())?;
+        match exited_early {
+            Some(status) if acks.is_empty() => Err(format!(
+                "the writer exited on its own ({status}) without saving"
+            )),
+            _ => Ok(acks),
+        }
     }
 }

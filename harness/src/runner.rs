@@ -82,7 +82,9 @@ impl Suite {
     }
 
     /// Runs every case, each on fresh fixtures from `factory`, and groups the results
-    /// by clause. `location` is shown in reports and must hold no password.
+    /// by clause. `location` is shown in reports and must hold no password. Cases are
+    /// independent, so they run side by side (see [`LANES`]); the report lists them in
+    /// suite order whatever order they finish in, so a seed gives the same report.
     pub async fn run(
         &self,
         name: &str,
@@ -92,12 +94,27 @@ impl Suite {
         mut progress: impl FnMut(&str, Status),
     ) -> Result<RunReport, SetupError> {
         let probe = Probe::of(factory).await?;
-        let mut results = Vec::with_capacity(self.cases.len());
-        for case in &self.cases {
-            let report = run_one(factory, case, &probe, settings, name).await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let job = Job {
+            factory: factory.clone(),
+            probe: probe.clone(),
+            settings,
+            store: name.to_owned(),
+            done: tx,
+        };
+        let cases = self.cases.iter().cloned().enumerate().collect();
+        tokio::spawn(job.run_all(cases));
+        let mut reports: Vec<Option<ScenarioReport>> = vec![None; self.cases.len()];
+        while let Some((at, report)) = rx.recv().await {
             progress(&report.name, report.status);
-            results.push((case.clauses(), report));
+            reports[at] = Some(report);
         }
+        let results: Vec<_> = self
+            .cases
+            .iter()
+            .zip(reports)
+            .map(|(case, report)| (case.clauses(), report.unwrap_or_else(|| unfinished(case))))
+            .collect();
         let mut report = RunReport::from_results(
             StoreInfo::new(name, location, &probe.caps),
             settings.strict,
@@ -106,6 +123,81 @@ impl Suite {
         report.seed = settings.seed;
         report.cases = settings.cases;
         Ok(report)
+    }
+}
+
+/// How many cases run at once beside the racing checks. Each case has its own fresh
+/// store, so they cannot disturb each other's verdicts; a store that waits on its
+/// disk or its server (fsync, a round trip) gains even beyond the core count.
+pub const LANES: usize = 4;
+
+/// What every case of a run needs, to run on a task of its own.
+#[derive(Clone)]
+struct Job {
+    factory: Factory,
+    probe: Probe,
+    settings: Settings,
+    store: String,
+    /// Each finished case, with its place in the suite.
+    done: tokio::sync::mpsc::UnboundedSender<(usize, ScenarioReport)>,
+}
+
+impl Job {
+    async fn run(&self, case: &Case) -> ScenarioReport {
+        run_one(&self.factory, case, &self.probe, self.settings, &self.store).await
+    }
+
+    /// The racing checks one at a time, each with all its threads racing its own
+    /// calls (two at once would race each other instead); beside them, the other
+    /// cases side by side.
+    async fn run_all(self, cases: Vec<(usize, Case)>) {
+        let (racing, others): (Vec<_>, Vec<_>) = cases
+            .into_iter()
+            .partition(|(_, case)| case.is_concurrency());
+        let job = self.clone();
+        let racing = tokio::spawn(async move {
+            for (at, case) in racing {
+                job.report(at, &case).await;
+            }
+        });
+        self.side_by_side(others).await;
+        let _ = racing.await;
+    }
+
+    async fn report(&self, at: usize, case: &Case) {
+        let _ = self.done.send((at, self.run(case).await));
+    }
+
+    /// Cases [`LANES`] at a time, each on its own task; the long ones (the crash test,
+    /// which mostly waits on its writer processes, the random sequences) start first so
+    /// that they do not end the run alone.
+    async fn side_by_side(self, mut cases: Vec<(usize, Case)>) {
+        cases.sort_by_key(|(_, case)| !case.is_long());
+        let mut cases = cases.into_iter();
+        let mut running = tokio::task::JoinSet::new();
+        loop {
+            while running.len() < LANES
+                && let Some((at, case)) = cases.next()
+            {
+                let job = self.clone();
+                running.spawn(async move { job.report(at, &case).await });
+            }
+            if running.join_next().await.is_none() {
+                break;
+            }
+        }
+    }
+}
+
+/// The report of a case whose task ended without one (it panicked outside the
+/// store's own task, which `Case::run` already catches).
+fn unfinished(case: &Case) -> ScenarioReport {
+    ScenarioReport {
+        name: case.full_name(),
+        status: Status::Error,
+        reason: Some("the check ended without a result (the harness's task panicked)".into()),
+        duration: Default::default(),
+        failure: None,
     }
 }
 

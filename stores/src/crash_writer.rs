@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tokenstore_harness::runtime;
+use tokenstore_harness::{crash_writer, runtime};
 
 use crate::{FileStore, MysqlServer, SqliteStore, mysql_server};
 
@@ -46,20 +46,13 @@ impl Target {
 pub fn run(target: &Target, from: u64) -> ExitCode {
     let outcome = runtime().block_on(async {
         match target {
-            Target::Sqlite(path) => {
-                let store = SqliteStore::open(path).map_err(|e| e.to_string())?;
-                tokenstore_harness::crash_writer(&store, from).await
-            }
-            Target::File(path) => {
-                let store = FileStore::open(path).map_err(|e| e.to_string())?;
-                tokenstore_harness::crash_writer(&store, from).await
-            }
+            Target::Sqlite(path) => crash_writer(|| async { SqliteStore::open(path) }, from).await,
+            Target::File(path) => crash_writer(|| async { FileStore::open(path) }, from).await,
             Target::MysqlTable(table) => {
                 let url = std::env::var(mysql_server::URL_VAR)
                     .map_err(|_| format!("{} is not set", mysql_server::URL_VAR))?;
                 let server = MysqlServer::new(&url).map_err(|e| e.to_string())?;
-                let store = server.store(table).await.map_err(|e| e.to_string())?;
-                tokenstore_harness::crash_writer(&store, from).await
+                crash_writer(|| server.store(table), from).await
             }
         }
     });

@@ -290,16 +290,18 @@ pub fn mysql_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
 /// store's own `delete_tokens` (a store whose `delete_tokens` is broken is still
 /// checked on everything else). Each fixture gets a new temporary directory and a new
 /// table name, which replace `{dir}` and `{table}` in the command's words (the
-/// working directory stays this process's, so relative paths and imports work). An adapter that can make a fresh store on
-/// request (`fresh` in its handshake) serves every check from one process; another
-/// is started anew for each check. A second instance (multi-instance, reopen) and the
-/// crash writer are new processes on the same words and directory.
+/// working directory stays this process's, so relative paths and imports work). An
+/// adapter that can make a fresh store on request (`fresh` in its handshake) goes back
+/// to a pool after each check and serves the next one, so a run starts as many
+/// processes as it runs checks at once; another is started anew for each check. A
+/// second instance (multi-instance, reopen) and the crash writer are new processes on
+/// the same words and directory.
 pub fn adapter_factory(command: Vec<String>) -> Factory {
-    let reusable: Arc<tokio::sync::Mutex<Option<AdapterStore>>> = Arc::default();
+    let idle: Arc<std::sync::Mutex<Vec<AdapterStore>>> = Arc::default();
     let command = Arc::new(command);
     let made = Arc::new(std::sync::atomic::AtomicU64::new(0));
     fixtures(move || {
-        let (reusable, command, made) = (reusable.clone(), command.clone(), made.clone());
+        let (idle, command, made) = (idle.clone(), command.clone(), made.clone());
         async move {
             let dir = tempfile::Builder::new()
                 .prefix("tokenstore-adapter-")
@@ -308,7 +310,7 @@ pub fn adapter_factory(command: Vec<String>) -> Factory {
             let n = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let table = format!("tokenstore_{}_{n}", std::process::id());
             let words = Arc::new(with_placeholders(&command, dir.path(), &table));
-            let store = fresh_adapter(&reusable, &words).await?;
+            let store = fresh_adapter(&idle, &words).await?;
             let again = words.clone();
             let mut fixture = Fixture::new(store.clone()).with_reopen(move || {
                 let words = again.clone();
@@ -323,33 +325,32 @@ pub fn adapter_factory(command: Vec<String>) -> Factory {
                     child
                 });
             }
-            Ok::<_, BoxError>(fixture.with_teardown(async move { drop(dir) }))
+            let reusable = store.makes_fresh_stores().then_some(store);
+            Ok::<_, BoxError>(fixture.with_teardown(async move {
+                if let Some(store) = reusable {
+                    idle.lock().unwrap_or_else(|p| p.into_inner()).push(store);
+                }
+                drop(dir)
+            }))
         }
     })
 }
 
-/// A fresh adapter store for one check: from the reusable process when there is one,
-/// else from a new process (kept for reuse when it can make fresh stores). A fresh
-/// store that is not empty is a setup error: the check would start on other data.
+/// A fresh adapter store for one check: from an idle process of the pool when there
+/// is one, else from a new process. A fresh store that is not empty is a setup error:
+/// the check would start on other data.
 async fn fresh_adapter(
-    reusable: &tokio::sync::Mutex<Option<AdapterStore>>,
+    idle: &std::sync::Mutex<Vec<AdapterStore>>,
     words: &[String],
 ) -> Result<AdapterStore, BoxError> {
-    let mut slot = reusable.lock().await;
-    let store = match slot.as_ref() {
+    let pooled = idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    let store = match pooled {
         Some(store) => {
             store.fresh(words).await?;
-            store.clone()
-        }
-        None => {
-            let store = AdapterStore::spawn(words).await?;
-            if store.makes_fresh_stores() {
-                *slot = Some(store.clone());
-            }
             store
         }
+        None => AdapterStore::spawn(words).await?,
     };
-    drop(slot);
     // A store whose get_tokens fails cannot be verified empty; the checks will say why.
     if let Ok(rows) = store.get_tokens().await
         && !rows.is_empty()

@@ -145,12 +145,18 @@ def crash_token(k):
     }
 
 
-def crash_writer(adapter, first):
-    """Save crash tokens from `first` on, printing `ack <k> <id>` after each, until killed."""
+def crash_writer(argv, first):
+    """Wait for the harness's go line on stdin, then open the store and save crash tokens
+    from `first` on, printing `ack <k> <id>` after each, until killed. The harness starts
+    the next writer while this one writes: everything slow (the SDK's import, the store's
+    module) is done before the go, and nothing is opened before it."""
+    options = parse_options(argv)
+    sys.stdin.readline()
+    store = options["class"](*options["args"])
     k = first
     while True:
         token = to_sdk(crash_token(k))
-        adapter.store.save_token(token)
+        store.save_token(token)
         sys.stdout.write("ack %d %s\n" % (k, token.get_id()))
         sys.stdout.flush()
         k += 1
@@ -224,10 +230,10 @@ def main(argv):
     if SDK_MISSING is not None:
         send({"protocol": PROTOCOL, "error": "the Zoho SDK is not installed: " + SDK_MISSING})
         return 3
-    adapter = Adapter(argv)
     crash_from = os.environ.get("TOKENSTORE_ADAPTER_CRASH_FROM")
     if crash_from is not None:
-        crash_writer(adapter, int(crash_from))
+        crash_writer(argv, int(crash_from))
+    adapter = Adapter(argv)
     capabilities = adapter.options["capabilities"]
     send({"protocol": PROTOCOL, "store": adapter.options["class"].__name__,
           "capabilities": capabilities})
