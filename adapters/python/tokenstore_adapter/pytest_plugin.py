@@ -8,15 +8,20 @@ constructor arguments, with `{dir}` and `{table}` for fresh storage per check; A
 The suite runs once, through the `tokenstore` command, when the first item runs; each
 clause then passes, fails with the failing steps (secrets shown by length and
 fingerprint only), or is skipped with its reason. `-k`, `-x` and `--junitxml` work as
-usual; `--tokenstore-seed` replays a run.
+usual; `--tokenstore-seed` replays a run. Under pytest-xdist (`-n N`) the suite still runs
+once: the first worker to need the report runs it under a file lock and the others read it,
+with the seed the controller chose, so every worker reports the same verdicts.
 """
 
+import fcntl
 import json
 import os
+import random
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import pytest
@@ -34,6 +39,32 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "tokenstore: a clause of the token-store contract")
+    if config.getoption("tokenstore") and not hasattr(config, "workerinput"):
+        # The controller (or a run without xdist): one seed and one report file for all.
+        shared = tempfile.mkdtemp(prefix="tokenstore-pytest-")
+        config.tokenstore_shared = {
+            "tokenstore_seed": config.getoption("tokenstore_seed") or str(random.getrandbits(63)),
+            "tokenstore_report": os.path.join(shared, "report.json"),
+        }
+
+
+def pytest_unconfigure(config):
+    shared = getattr(config, "tokenstore_shared", None)
+    if shared is not None:
+        shutil.rmtree(os.path.dirname(shared["tokenstore_report"]), ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: each worker gets the controller's seed and report file."""
+    node.workerinput.update(getattr(node.config, "tokenstore_shared", {}))
+
+
+def shared_settings(config):
+    """The seed and report file of this run, from the controller when under xdist."""
+    if hasattr(config, "workerinput"):
+        return config.workerinput
+    return config.tokenstore_shared
 
 
 def binary():
@@ -55,15 +86,29 @@ class Suite:
 
     def clause(self, clause_id):
         if self.report is None:
-            self.report = self.run()
+            self.report = self.shared_report()
         if "error" in self.report:
             raise ClauseFailed(self.report["error"])
         return next(c for c in self.report["clauses"] if c["id"] == clause_id)
 
-    def run(self):
+    def shared_report(self):
+        """The run's report: made by the first process to ask, read by the others."""
+        shared = shared_settings(self.config)
+        path = shared["tokenstore_report"]
+        with open(path + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if os.path.exists(path) and os.path.getsize(path) > 0:
+                with open(path, encoding="utf-8") as f:
+                    return json.load(f)
+            report = self.run(shared["tokenstore_seed"])
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(report, f)
+            return report
+
+    def run(self, seed):
         option = self.config.getoption
         command = [binary(), "check", "--format", "json"]
-        for flag, value in (("--seed", option("tokenstore_seed")),
+        for flag, value in (("--seed", seed),
                             ("--cases", option("tokenstore_cases"))):
             if value:
                 command += [flag, value]

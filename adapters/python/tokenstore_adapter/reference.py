@@ -2,7 +2,10 @@
 TokenStore interface: what `pytest --tokenstore tokenstore_adapter.reference:DictStore`
 passes, and a base to start a store of your own from (or to break, as the examples do)."""
 
+import contextlib
 import functools
+import os
+import sqlite3
 import threading
 
 from zohocrmsdk.src.com.zoho.api.authenticator.store.token_store import TokenStore
@@ -48,6 +51,26 @@ def blank():
     return t
 
 
+def candidates(t):
+    """The (field, value) pairs that name a token's row, tried in order (the key rules)."""
+    creds = t["client_id"] and t["client_secret"]
+    if t["user_name"]:
+        return [("user_name", t["user_name"])]
+    if t["access_token"] and not t["client_id"] and not t["client_secret"]:
+        return [("access_token", t["access_token"])]
+    out = []
+    if creds and t["grant_token"]:
+        out.append(("grant_token", t["grant_token"]))
+    if creds and t["refresh_token"]:
+        out.append(("refresh_token", t["refresh_token"]))
+    return out
+
+
+def insertable(t):
+    """A token that names no row may be inserted if it has a key and a token."""
+    return bool(candidates(t)) and bool(t["access_token"] or t["refresh_token"] or t["grant_token"])
+
+
 def locked(method):
     """One operation at a time: the store is shared between a web application's threads."""
     @functools.wraps(method)
@@ -71,17 +94,7 @@ class DictStore(TokenStore):
         return stored == wanted
 
     def candidates(self, t):
-        creds = t["client_id"] and t["client_secret"]
-        if t["user_name"]:
-            return [("user_name", t["user_name"])]
-        if t["access_token"] and not t["client_id"] and not t["client_secret"]:
-            return [("access_token", t["access_token"])]
-        out = []
-        if creds and t["grant_token"]:
-            out.append(("grant_token", t["grant_token"]))
-        if creds and t["refresh_token"]:
-            out.append(("refresh_token", t["refresh_token"]))
-        return out
+        return candidates(t)
 
     def locate(self, t):
         for field, value in self.candidates(t):
@@ -121,7 +134,7 @@ class DictStore(TokenStore):
             self.rows[at] = row
             token.set_id(row["id"])
             return
-        if not self.candidates(t) or not (t["access_token"] or t["refresh_token"] or t["grant_token"]):
+        if not insertable(t):
             raise InvalidInput("the token cannot be inserted: it needs a key and a token")
         self.check_unique(t, None)
         if t["id"] is None:
@@ -158,3 +171,116 @@ class DictStore(TokenStore):
             if r["id"] == id:
                 return fill(blank(), r)
         return None
+
+
+
+class SqliteStore(TokenStore):
+    """The contract in a SQLite database file, durable and shared by processes: text
+    compared byte for byte, a unique index per key, every save one transaction taken
+    with the write lock (BEGIN IMMEDIATE), WAL with a flush at each commit, ids from a
+    counter that only grows. Check it with
+    `--durable tokenstore_adapter.reference:SqliteStore '{dir}/tokens.db'`."""
+
+    tokenstore_capabilities = {"durable": True, "limits": {}, "errors": "typed"}
+
+    def __init__(self, path):
+        # The file is made private before SQLite writes a token into it.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None,
+                                  check_same_thread=False)
+        self.lock = threading.RLock()
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        with self.transaction():
+            columns = ", ".join(f"{f} TEXT" + (" UNIQUE" if f in KEYS else "")
+                                for f in FIELDS[1:])
+            self.db.execute(f"CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, {columns})")
+            self.db.execute("CREATE TABLE IF NOT EXISTS counter (n INTEGER NOT NULL)")
+            if self.db.execute("SELECT count(*) FROM counter").fetchone()[0] == 0:
+                self.db.execute("INSERT INTO counter VALUES (0)")
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """This process's threads one at a time; other processes wait for the write lock."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    def row_where(self, field, value):
+        # `field` is always one of FIELDS, never the caller's text.
+        found = self.db.execute(f"SELECT {', '.join(FIELDS)} FROM tokens WHERE {field} = ?",
+                                (value,)).fetchone()
+        return None if found is None else dict(zip(FIELDS, found))
+
+    def locate(self, t):
+        for field, value in candidates(t):
+            row = self.row_where(field, value)
+            if row is not None:
+                return row
+        return None
+
+    def find_token(self, token):
+        with self.lock:
+            row = self.locate(read(token))
+        return None if row is None else fill(token, row)
+
+    def check_unique(self, row):
+        for field in KEYS:
+            if row[field] is not None:
+                holder = self.row_where(field, row[field])
+                if holder is not None and holder["id"] != row["id"]:
+                    raise Conflict("another token already holds this " + field)
+
+    def save_token(self, token):
+        t = read(token)
+        with self.transaction():
+            row = self.row_where("id", t["id"]) if t["id"] else None
+            row = row or self.locate(t)
+            if row is not None:
+                row.update({k: v for k, v in t.items() if v is not None and k != "id"})
+                self.check_unique(row)
+                sets = ", ".join(f"{f} = ?" for f in FIELDS[1:])
+                self.db.execute(f"UPDATE tokens SET {sets} WHERE id = ?",
+                                [row[f] for f in FIELDS[1:]] + [row["id"]])
+            else:
+                if not insertable(t):
+                    raise InvalidInput("the token cannot be inserted: it needs a key and a token")
+                row = dict(t, id=t["id"] or self.new_id())
+                self.check_unique(row)
+                marks = ", ".join("?" for _ in FIELDS)
+                self.db.execute(f"INSERT INTO tokens ({', '.join(FIELDS)}) VALUES ({marks})",
+                                [row[f] for f in FIELDS])
+        token.set_id(row["id"])
+
+    def new_id(self):
+        while True:
+            n = self.db.execute("UPDATE counter SET n = n + 1 RETURNING n").fetchone()[0]
+            if self.row_where("id", str(n)) is None:
+                return str(n)
+
+    def delete_token(self, id):
+        if not id:
+            raise InvalidInput("the id is empty")
+        with self.transaction():
+            self.db.execute("DELETE FROM tokens WHERE id = ?", (id,))
+
+    def get_tokens(self):
+        with self.lock:
+            rows = self.db.execute(f"SELECT {', '.join(FIELDS)} FROM tokens").fetchall()
+        return [fill(blank(), dict(zip(FIELDS, r))) for r in rows]
+
+    def delete_tokens(self):
+        with self.transaction():
+            self.db.execute("DELETE FROM tokens")
+
+    def find_token_by_id(self, id):
+        if not id:
+            raise InvalidInput("the id is empty")
+        with self.lock:
+            row = self.row_where("id", id)
+        return None if row is None else fill(blank(), row)
