@@ -35,6 +35,10 @@ def pytest_addoption(parser):
     group.addoption("--tokenstore-cases", metavar="N", help="random sequences to run")
     group.addoption("--tokenstore-strict", action="store_true",
                     help="a failed SHOULD clause fails its item")
+    group.addoption("--tokenstore-bench", metavar="DIR", nargs="?", const="tokenstore-bench",
+                    help="after the tests, measure the store against the memory and SQLite "
+                         "reference stores (tokenstore bench --quick); bench.json and "
+                         "bench.svg go to DIR (default tokenstore-bench)")
 
 
 def pytest_configure(config):
@@ -52,6 +56,21 @@ def pytest_unconfigure(config):
     shared = getattr(config, "tokenstore_shared", None)
     if shared is not None:
         shutil.rmtree(os.path.dirname(shared["tokenstore_report"]), ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """--tokenstore-bench: the store's speed, operation by operation, as a ratio of the
+    reference stores' measured in the same run (once, on the controller)."""
+    out = config.getoption("tokenstore_bench")
+    if not out or not config.getoption("tokenstore") or hasattr(config, "workerinput"):
+        return
+    words = shlex.split(config.getoption("tokenstore"))
+    command = [binary(), "bench", "--quick", "--out", out, "--adapter", "--",
+               sys.executable, "-m", "tokenstore_adapter", *words]
+    done = subprocess.run(command, capture_output=True, text=True)
+    terminalreporter.section("tokenstore bench")
+    for line in (done.stdout + done.stderr).splitlines():
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(optionalhook=True)
