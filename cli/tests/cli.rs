@@ -450,8 +450,7 @@ fn verdicts(args: &[&str]) -> serde_json::Value {
         }
     }
     let out = tokenstore(args);
-    let mut report: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let mut report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
     strip(&mut report);
     report
 }
