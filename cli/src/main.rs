@@ -10,6 +10,7 @@ use tokenstore_harness::report::Exit;
 use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
 use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server};
 
+mod audit;
 mod bench;
 mod output;
 mod selftest;
@@ -119,6 +120,26 @@ enum Command {
             hide_env_values = true
         )]
         mysql: Option<String>,
+    },
+    /// Read the data a token store left, without writing, and list every row that breaks
+    /// the contract's data invariants: rows sharing an id or a key value, rows without an
+    /// id or a key, `""` stored for absent, values over the limits, expiry times that are
+    /// not milliseconds, a client id without its secret. Exit 0 clean, 1 findings, 2
+    /// usage, 3 the source cannot be read.
+    Audit {
+        /// file:PATH or PATH.csv (the SDK FileStore's CSV file, or this project's file
+        /// store's); sqlite:PATH or PATH.db / .sqlite / .sqlite3 (a SQLite database with
+        /// the SDK's columns); mysql://USER:PASSWORD@HOST:PORT/DB (the SDK DBStore's table).
+        source: String,
+        /// The SQL table (default oauthtoken).
+        #[arg(long)]
+        table: Option<String>,
+        /// Hold values to the SDK schema's lengths (id 10, expiry_time 20, others 255).
+        #[arg(long)]
+        sdk_limits: bool,
+        /// The report on stdout.
+        #[arg(long, value_enum, default_value_t = audit::AuditFormat::Human)]
+        format: audit::AuditFormat,
     },
     /// (Used by durability.crash.) Open a store and save tokens in a loop, printing
     /// `ack <n> <id>` after each acknowledged save, until killed.
@@ -371,6 +392,12 @@ fn main() -> ExitCode {
             }
         }
         Command::Selftest { run, mysql } => selftest_command(run.settings(), mysql.as_deref()),
+        Command::Audit {
+            source,
+            table,
+            sdk_limits,
+            format,
+        } => audit::run(&source, table.as_deref(), sdk_limits, format),
         Command::CrashWriter {
             sqlite,
             file,

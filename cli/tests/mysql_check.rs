@@ -1,5 +1,5 @@
 //! `tokenstore check` against a real MySQL server: every applicable clause passes and
-//! the password appears nowhere. Listed as ignored without a server, failing when
+//! the password appears nowhere; `tokenstore audit` of a damaged table. Listed as ignored without a server, failing when
 //! MySQL is required (`TOKENSTORE_REQUIRE=mysql`).
 
 use std::process::{Command, ExitCode};
@@ -25,6 +25,47 @@ fn check(args: &[&str], password: &str) -> Result<(), Failed> {
     Ok(())
 }
 
+/// `tokenstore audit` on a table with the SDK's columns holding what broken stores leave:
+/// rows sharing a user name, `''` for absent, a row without an id.
+fn audit_table(url: &str, password: &str) -> Result<(), Failed> {
+    use mysql_async::prelude::Queryable;
+    let fail = |e: &dyn std::fmt::Display| Failed::from(e.to_string());
+    let table = format!("audit_{}", std::process::id());
+    let server = tokenstore_stores::MysqlServer::new(url).map_err(|e| fail(&e))?;
+    tokenstore_harness::runtime().block_on(async {
+        let mut conn = server.conn().await.map_err(|e| fail(&e))?;
+        let columns = "id, user_name, client_id, client_secret, refresh_token, access_token, \
+             grant_token, expiry_time, redirect_url, api_domain";
+        let typed = columns.replace(", ", " VARCHAR(255), ") + " VARCHAR(255)";
+        conn.query_drop(format!("CREATE TABLE {table} ({typed})"))
+            .await
+            .map_err(|e| fail(&e))?;
+        conn.query_drop(format!(
+            "INSERT INTO {table} ({columns}) VALUES \
+             ('1', 'u@x', NULL, NULL, 'rt-secret-1', NULL, NULL, '1900000000000', NULL, NULL), \
+             ('2', 'u@x', NULL, NULL, 'rt-secret-2', NULL, NULL, '1900000000000', NULL, ''), \
+             (NULL, 'v@x', NULL, NULL, 'rt-secret-3', NULL, NULL, '1900000000000', NULL, NULL)"
+        ))
+        .await
+        .map_err(|e| fail(&e))?;
+        let out = Command::new(env!("CARGO_BIN_EXE_tokenstore"))
+            .args(["audit", url, "--table", &table, "--format", "json"])
+            .output()
+            .map_err(|e| fail(&e))?;
+        let _ = conn.query_drop(format!("DROP TABLE {table}")).await;
+        let all = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        if (!password.is_empty() && all.contains(password)) || all.contains("rt-secret") {
+            return Err("a password or a stored value appears in the output".into());
+        }
+        let kinds = ["\"shared-key\"", "\"empty-string\"", "\"missing-id\""];
+        if out.status.code() != Some(1) || kinds.iter().any(|k| !all.contains(k)) {
+            return Err(format!("exit {:?}\n{all}", out.status.code()).into());
+        }
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let url = std::env::var("TOKENSTORE_MYSQL_URL").unwrap_or_default();
@@ -35,7 +76,11 @@ fn main() -> ExitCode {
         .and_then(|(auth, _)| auth.split_once(':'))
         .map(|(_, pw)| pw.to_owned())
         .unwrap_or_default();
-    let names = ["mysql::cli::check-url", "mysql::cli::check-from-env"];
+    let names = [
+        "mysql::cli::check-url",
+        "mysql::cli::check-from-env",
+        "mysql::cli::audit-table",
+    ];
     let trials = names
         .into_iter()
         .map(|name| {
@@ -52,6 +97,7 @@ fn main() -> ExitCode {
                 }
                 match name {
                     "mysql::cli::check-url" => check(&["check", &url], &password),
+                    "mysql::cli::audit-table" => audit_table(&url, &password),
                     _ => check(&["check", "mysql", "--require", "mysql"], &password),
                 }
             })

@@ -83,8 +83,9 @@ impl Suite {
 
     /// Runs every case, each on fresh fixtures from `factory`, and groups the results
     /// by clause. `location` is shown in reports and must hold no password. Cases are
-    /// independent, so they run side by side (see [`LANES`]); the report lists them in
-    /// suite order whatever order they finish in, so a seed gives the same report.
+    /// independent, so they run side by side (four at a time, beside a lane of racing
+    /// checks); the report lists them in suite order whatever order they finish in, so a
+    /// seed gives the same report.
     pub async fn run(
         &self,
         name: &str,
@@ -129,7 +130,7 @@ impl Suite {
 /// How many cases run at once beside the racing checks. Each case has its own fresh
 /// store, so they cannot disturb each other's verdicts; a store that waits on its
 /// disk or its server (fsync, a round trip) gains even beyond the core count.
-pub const LANES: usize = 4;
+const LANES: usize = 4;
 
 /// What every case of a run needs, to run on a task of its own.
 #[derive(Clone)]

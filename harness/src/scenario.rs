@@ -731,7 +731,7 @@ fn show(field: Field, value: &str) -> String {
 /// A secret as a report may show it: its length and a short fingerprint (the first 8
 /// hex digits of its SHA-256), so that two secrets of one length can be told apart
 /// without showing either.
-pub(crate) fn secret_shown(value: &str) -> String {
+pub fn secret_shown(value: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(value.as_bytes());
     let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();

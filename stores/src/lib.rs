@@ -4,13 +4,16 @@
 //! `TokenStore` impl (capabilities, files, the six operations). Each backend is a cargo
 //! feature (`sqlite`, `mysql`, `file`, `adapter`; all on by default); `memory` and `list`
 //! are always there. The `cli` feature adds what the `tokenstore` command needs:
-//! [`StoreSpec`] (a store named on the command line), the crash writer and the mutant zoo.
+//! [`StoreSpec`] (a store named on the command line), the crash writer, the mutant zoo
+//! and the audit of the data a store left.
 
 // Every public item of the default API says what it is.
 #![warn(missing_docs)]
 
 #[cfg(feature = "adapter")]
 pub mod adapter;
+#[cfg(feature = "cli")]
+pub mod audit;
 #[cfg(feature = "cli")]
 pub mod crash_writer;
 #[cfg(feature = "file")]

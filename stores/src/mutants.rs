@@ -4,7 +4,7 @@
 //!
 //! Each mutant wraps the correct list store: an operation its bug does not touch is the
 //! list store's own, and one it touches reuses the list store's rows and its save rule
-//! ([`save_plan`], [`Rows::apply`]), changing only the step the bug changes (marked
+//! ([`save_plan`], `Rows::apply`), changing only the step the bug changes (marked
 //! `Bug::…` below).
 
 // Each variant is described by `Bug::description`, which the selftest prints.

@@ -168,6 +168,55 @@ fn sdk_file_store(python: &str) -> Result<(), Failed> {
     readme_records("FileStore", SDK_FILE_STORE_FAILS)
 }
 
+/// `tokenstore audit` on a file the SDK's own FileStore filled, through the calls its known
+/// bugs turn into damage (adapters/python/sdk_damage.py): it finds each, by row and field,
+/// and leaves the file as it was.
+fn audit_sdk_file_store_data(python: &str) -> Result<(), Failed> {
+    use tokenstore_stores::audit::{AuditSource, FindingKind, audit};
+    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+    let path = dir.path().join("tokens.csv");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../adapters/python/sdk_damage.py"
+    );
+    let made = std::process::Command::new(python)
+        .arg(script)
+        .arg(&path)
+        .output()
+        .map_err(|e| Failed::from(e.to_string()))?;
+    if !made.status.success() {
+        return Err(String::from_utf8_lossy(&made.stderr).into_owned().into());
+    }
+    let before = std::fs::read(&path).map_err(|e| Failed::from(e.to_string()))?;
+    let source = AuditSource::Csv(path.clone());
+    let report = runtime()
+        .block_on(audit(&source, tokenstore_harness::Limits::NONE))
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let found: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                f.kind,
+                f.field,
+                f.rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    let expected = vec![
+        (FindingKind::SharedKey, Some("refresh_token"), vec![2, 13]),
+        (FindingKind::SharedKey, Some("user_name"), vec![5, 15]),
+        (FindingKind::MalformedExpiry, Some("expiry_time"), vec![14]),
+    ];
+    if found != expected || report.rows != 15 {
+        return Err(format!("{} rows, found {found:?}", report.rows).into());
+    }
+    if std::fs::read(&path).ok() != Some(before) {
+        return Err("the audit changed the file".into());
+    }
+    Ok(())
+}
+
 /// The README's findings name as many clauses as the run fails, and each of them.
 fn readme_records(store: &str, expected: &[&str]) -> Result<(), Failed> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
@@ -369,7 +418,7 @@ fn main() -> ExitCode {
         ));
     }
     type Check = fn(&str) -> Result<(), Failed>;
-    let with_sdk: [(&str, Check); 13] = [
+    let with_sdk: [(&str, Check); 14] = [
         ("adapter::python::conforming-store-passes", |p| {
             expect_failures(p, "ConformingStore", &[])
         }),
@@ -450,6 +499,10 @@ fn main() -> ExitCode {
             file_interop,
         ),
         ("adapter::python::sdk-file-store-runs", sdk_file_store),
+        (
+            "adapter::python::audit-finds-what-the-sdk-file-store-left",
+            audit_sdk_file_store_data,
+        ),
         ("adapter::python::sdk-db-store-runs", sdk_db_store),
         (
             "adapter::python::mysql-interop-with-the-sdk-db-store",
