@@ -126,19 +126,24 @@ impl AuditSource {
         }
     }
 
-    /// Reads every row, in the source's order, handing each to `see`.
-    pub async fn scan(&self, see: &mut dyn FnMut(RawRow)) -> Result<(), AuditError> {
+    /// Reads every row, in the source's order, once per pass, handing each to that
+    /// pass's visitor. A SQL source is read in one read-only transaction, so every pass
+    /// sees the same rows.
+    pub async fn scan(&self, passes: &mut [&mut dyn FnMut(RawRow)]) -> Result<(), AuditError> {
         let unreadable = |why: String| AuditError::Unreadable {
             location: self.location(),
             why,
         };
         match self {
-            AuditSource::Csv(path) => scan_csv(path, see).map_err(unreadable),
+            AuditSource::Csv(path) => passes
+                .iter_mut()
+                .try_for_each(|see| scan_csv(path, *see))
+                .map_err(unreadable),
             AuditSource::Sqlite { path, table } => {
-                scan_sqlite(path, table, see).map_err(unreadable)
+                scan_sqlite(path, table, passes).map_err(unreadable)
             }
             AuditSource::Mysql { url, table, .. } => {
-                scan_mysql(url, table, see).await.map_err(unreadable)
+                scan_mysql(url, table, passes).await.map_err(unreadable)
             }
         }
     }
@@ -225,35 +230,38 @@ fn scan_csv(path: &std::path::Path, see: &mut dyn FnMut(RawRow)) -> Result<(), S
 fn scan_sqlite(
     path: &std::path::Path,
     table: &str,
-    see: &mut dyn FnMut(RawRow),
+    passes: &mut [&mut dyn FnMut(RawRow)],
 ) -> Result<(), String> {
     use rusqlite::OpenFlags;
     // Read-only, and without creating a file that is not there.
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
+    conn.execute_batch("BEGIN").map_err(|e| e.to_string())?;
     let mut statement = conn
         .prepare(&format!("SELECT {COLUMNS} FROM \"{table}\""))
         .map_err(|e| e.to_string())?;
-    let mut rows = statement.query([]).map_err(|e| e.to_string())?;
-    let mut number = 0;
-    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-        number += 1;
-        let text = |i: usize| -> Option<String> {
-            use rusqlite::types::ValueRef;
-            match row.get_ref(i).ok()? {
-                ValueRef::Null => None,
-                ValueRef::Integer(n) => Some(n.to_string()),
-                ValueRef::Real(x) => Some(x.to_string()),
-                ValueRef::Text(t) | ValueRef::Blob(t) => {
-                    Some(String::from_utf8_lossy(t).into_owned())
+    for see in passes.iter_mut() {
+        let mut rows = statement.query([]).map_err(|e| e.to_string())?;
+        let mut number = 0;
+        while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+            number += 1;
+            let text = |i: usize| -> Option<String> {
+                use rusqlite::types::ValueRef;
+                match row.get_ref(i).ok()? {
+                    ValueRef::Null => None,
+                    ValueRef::Integer(n) => Some(n.to_string()),
+                    ValueRef::Real(x) => Some(x.to_string()),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => {
+                        Some(String::from_utf8_lossy(t).into_owned())
+                    }
                 }
-            }
-        };
-        see(RawRow {
-            number,
-            values: std::array::from_fn(text),
-            malformed: None,
-        });
+            };
+            see(RawRow {
+                number,
+                values: std::array::from_fn(text),
+                malformed: None,
+            });
+        }
     }
     Ok(())
 }
@@ -261,7 +269,7 @@ fn scan_sqlite(
 async fn scan_mysql(
     url: &SecretString,
     table: &str,
-    see: &mut dyn FnMut(RawRow),
+    passes: &mut [&mut dyn FnMut(RawRow)],
 ) -> Result<(), String> {
     use mysql_async::prelude::Queryable;
     let opts = mysql_async::Opts::from_url(url.expose_secret()).map_err(|_| {
@@ -270,31 +278,32 @@ async fn scan_mysql(
     let mut conn = mysql_async::Conn::new(opts)
         .await
         .map_err(|e| e.to_string())?;
-    // One snapshot of the table, read without a lock that would block the application.
+    // One snapshot for every pass, read without a lock that would block the application.
     conn.query_drop("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
         .await
         .map_err(|e| e.to_string())?;
-    let mut result = conn
-        .query_iter(format!("SELECT {COLUMNS} FROM `{table}`"))
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut number = 0;
-    while let Some(row) = result.next().await.map_err(|e| e.to_string())? {
-        number += 1;
-        let text = |i: usize| -> Option<String> {
-            match row.as_ref(i)? {
-                mysql_async::Value::NULL => None,
-                mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
-                other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
-            }
-        };
-        see(RawRow {
-            number,
-            values: std::array::from_fn(text),
-            malformed: None,
-        });
+    for see in passes.iter_mut() {
+        let mut result = conn
+            .query_iter(format!("SELECT {COLUMNS} FROM `{table}`"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut number = 0;
+        while let Some(row) = result.next().await.map_err(|e| e.to_string())? {
+            number += 1;
+            let text = |i: usize| -> Option<String> {
+                match row.as_ref(i)? {
+                    mysql_async::Value::NULL => None,
+                    mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                    other => Some(other.as_sql(true).trim_matches('\'').to_owned()),
+                }
+            };
+            see(RawRow {
+                number,
+                values: std::array::from_fn(text),
+                malformed: None,
+            });
+        }
     }
-    drop(result);
     let _ = conn.query_drop("ROLLBACK").await;
     let _ = conn.disconnect().await;
     Ok(())
@@ -394,19 +403,26 @@ impl AuditReport {
 }
 
 /// Reads every row of `source` and checks it against the contract's data invariants,
-/// with `limits` as the declared maximum lengths.
+/// with `limits` as the declared maximum lengths. Two passes: the first checks each row
+/// and notes, in a fixed-size filter, which key values may repeat; the second collects
+/// the rows of those values only. Memory does not grow with the source.
 pub async fn audit(source: &AuditSource, limits: Limits) -> Result<AuditReport, AuditError> {
-    let mut auditor = Auditor::new(limits);
-    source.scan(&mut |row| auditor.see(row)).await?;
-    Ok(auditor.report(source.location()))
+    let auditor = std::cell::RefCell::new(Auditor::new(limits));
+    let mut first = |row: RawRow| auditor.borrow_mut().see(&row);
+    let mut second = |row: RawRow| auditor.borrow_mut().recount(&row);
+    source.scan(&mut [&mut first, &mut second]).await?;
+    Ok(auditor.into_inner().report(source.location()))
 }
 
-/// A value's 16-byte digest: what the duplicate maps keep instead of the value.
-fn digest(value: &str) -> [u8; 16] {
+/// A (field, value) pair's 16-byte digest: what the audit keeps instead of the value.
+fn digest(field: Field, value: &str) -> [u8; 16] {
     use sha2::Digest;
-    let full = sha2::Sha256::digest(value.as_bytes());
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(field.name().as_bytes());
+    hasher.update([0]);
+    hasher.update(value.as_bytes());
     let mut out = [0; 16];
-    out.copy_from_slice(&full[..16]);
+    out.copy_from_slice(&hasher.finalize()[..16]);
     out
 }
 
@@ -419,13 +435,73 @@ fn shown(value: &str) -> String {
 const YEAR_2000_MS: i128 = 946_684_800_000;
 const YEAR_2100_MS: i128 = 4_102_444_800_000;
 
+/// Which digests may have been seen before: a Bloom filter of 2^29 bits (64 MiB,
+/// allocated zeroed, so the pages a small source never touches are never mapped). At
+/// 40 million key values, one in about 400 is a false "maybe", which costs only a
+/// place among the second pass's candidates.
+struct MaybeSeen {
+    words: Vec<u64>,
+}
+
+const FILTER_BITS: u64 = 1 << 29;
+const FILTER_HASHES: u64 = 7;
+
+impl MaybeSeen {
+    fn new() -> Self {
+        MaybeSeen {
+            words: vec![0; (FILTER_BITS / 64) as usize],
+        }
+    }
+
+    /// Adds the digest; whether it may have been added before.
+    fn insert(&mut self, digest: &[u8; 16]) -> bool {
+        let half = |at: usize| {
+            let mut bytes = [0; 8];
+            bytes.copy_from_slice(&digest[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        let (h1, h2) = (half(0), half(8) | 1);
+        let mut seen = true;
+        for i in 0..FILTER_HASHES {
+            let bit = h1.wrapping_add(i.wrapping_mul(h2)) % FILTER_BITS;
+            let (word, mask) = ((bit / 64) as usize, 1u64 << (bit % 64));
+            seen &= self.words[word] & mask != 0;
+            self.words[word] |= mask;
+        }
+        seen
+    }
+}
+
+/// The rows holding one repeated (field, value): the field, the value's fingerprint.
+type Holders = (Field, String, Vec<RowRef>);
+
 struct Auditor {
     limits: Limits,
     rows: u64,
-    /// (field, digest) → every row holding it; only the first is kept until a second
-    /// appears, so a clean source costs one entry per value.
-    seen: HashMap<(Field, [u8; 16]), Vec<RowRef>>,
+    maybe_seen: MaybeSeen,
+    /// Digests the first pass may have seen twice.
+    candidates: std::collections::HashSet<[u8; 16]>,
+    /// The second pass: every row holding a candidate.
+    holders: HashMap<[u8; 16], Holders>,
     findings: Vec<Finding>,
+}
+
+/// The row's id (when it has one) and its key values: what must not repeat.
+fn unique_values(row: &RawRow) -> impl Iterator<Item = (Field, &str)> {
+    std::iter::once(Field::Id)
+        .chain(Field::KEYS)
+        .filter_map(|f| Some((f, row.values[f.index()].as_deref()?)))
+        .filter(|(_, v)| !v.is_empty())
+}
+
+fn row_ref(row: &RawRow) -> RowRef {
+    let id = row.values[Field::Id.index()]
+        .as_deref()
+        .filter(|id| !id.is_empty());
+    RowRef {
+        row: row.number,
+        id: id.map(|id| id.chars().take(40).collect()),
+    }
 }
 
 impl Auditor {
@@ -433,7 +509,9 @@ impl Auditor {
         Auditor {
             limits,
             rows: 0,
-            seen: HashMap::new(),
+            maybe_seen: MaybeSeen::new(),
+            candidates: Default::default(),
+            holders: HashMap::new(),
             findings: Vec::new(),
         }
     }
@@ -447,28 +525,25 @@ impl Auditor {
         });
     }
 
-    fn see(&mut self, row: RawRow) {
+    /// The first pass: every check of the row on its own, and the filter.
+    fn see(&mut self, row: &RawRow) {
         self.rows += 1;
-        let value = |f: Field| row.values[f.index()].as_deref();
-        let id = value(Field::Id).filter(|id| !id.is_empty());
-        let at = RowRef {
-            row: row.number,
-            id: id.map(|id| id.chars().take(40).collect()),
-        };
+        let at = row_ref(row);
         if let Some(why) = &row.malformed {
             self.found(FindingKind::MalformedRow, None, &at, why.clone());
         }
-        match id {
-            Some(id) => self.remember(Field::Id, id, &at),
-            None => self.found(FindingKind::MissingId, Some(Field::Id), &at, String::new()),
+        if at.id.is_none() {
+            let field = Some(Field::Id);
+            self.found(FindingKind::MissingId, field, &at, String::new());
         }
-        for field in Field::KEYS {
-            if let Some(v) = value(field).filter(|v| !v.is_empty()) {
-                self.remember(field, v, &at);
+        for (field, value) in unique_values(row) {
+            let digest = digest(field, value);
+            if self.maybe_seen.insert(&digest) {
+                self.candidates.insert(digest);
             }
         }
         for field in Field::ALL {
-            match value(field) {
+            match row.values[field.index()].as_deref() {
                 Some("") => {
                     let detail = "NULL is absent; \"\" is a value no lookup should match".into();
                     self.found(FindingKind::EmptyString, Some(field), &at, detail);
@@ -496,11 +571,18 @@ impl Auditor {
         }
     }
 
-    fn remember(&mut self, field: Field, value: &str, at: &RowRef) {
-        self.seen
-            .entry((field, digest(value)))
-            .or_default()
-            .push(at.clone());
+    /// The second pass: the rows of the values the first pass may have seen twice.
+    fn recount(&mut self, row: &RawRow) {
+        for (field, value) in unique_values(row) {
+            let digest = digest(field, value);
+            if self.candidates.contains(&digest) {
+                let (_, _, rows) = self
+                    .holders
+                    .entry(digest)
+                    .or_insert_with(|| (field, fingerprint(value), Vec::new()));
+                rows.push(row_ref(row));
+            }
+        }
     }
 
     fn check_limit(&mut self, field: Field, value: &str, at: &RowRef) {
@@ -515,7 +597,7 @@ impl Auditor {
     }
 
     fn report(mut self, source: String) -> AuditReport {
-        for ((field, digest), rows) in self.seen.drain() {
+        for (_, (field, fingerprint, rows)) in self.holders.drain() {
             if rows.len() < 2 {
                 continue;
             }
@@ -523,11 +605,10 @@ impl Auditor {
                 Field::Id => FindingKind::DuplicateId,
                 _ => FindingKind::SharedKey,
             };
-            let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
             self.findings.push(Finding {
                 kind,
                 field: Some(field.name()),
-                detail: format!("{} rows hold one value (sha256 {hex}…)", rows.len()),
+                detail: format!("{} rows hold one value (sha256 {fingerprint}…)", rows.len()),
                 rows,
             });
         }
@@ -541,6 +622,13 @@ impl Auditor {
             findings: self.findings,
         }
     }
+}
+
+/// The first 8 hex digits of a value's SHA-256, to tell repeated values apart.
+fn fingerprint(value: &str) -> String {
+    use sha2::Digest;
+    let full = sha2::Sha256::digest(value.as_bytes());
+    full[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why an `expiry_time` is not a plausible time in milliseconds since 1970, if it is not.
@@ -630,7 +718,8 @@ mod tests {
 
     fn kinds(rows: Vec<RawRow>) -> Vec<(FindingKind, Option<&'static str>, Vec<u64>)> {
         let mut auditor = Auditor::new(Limits::sdk_schema());
-        rows.into_iter().for_each(|r| auditor.see(r));
+        rows.iter().for_each(|r| auditor.see(r));
+        rows.iter().for_each(|r| auditor.recount(r));
         let report = auditor.report("test".into());
         report
             .findings
@@ -721,6 +810,15 @@ mod tests {
                 (HalfCredentials, None, vec![2]),
             ]
         );
+    }
+
+    #[test]
+    fn the_filter_never_misses_a_repeat_and_rarely_cries_wolf() {
+        let mut seen = MaybeSeen::new();
+        let value = |n: u32| digest(Field::UserName, &n.to_string());
+        let false_maybes = (0..100_000).filter(|n| seen.insert(&value(*n))).count();
+        assert!(false_maybes < 10, "{false_maybes}");
+        assert!((0..100_000).all(|n| seen.insert(&value(n))));
     }
 
     #[test]
