@@ -47,60 +47,15 @@ fn every_finding_kind_is_reported_without_a_value_and_nothing_is_written() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("custom.db");
     let long = "SECRET-long-".repeat(30);
-    sqlite_table(
-        &db,
-        &[
-            // id, user, client id, secret, refresh, access, grant, expiry, redirect, domain
-            [
-                Some("1"),
-                Some("a@x"),
-                None,
-                None,
-                Some("SECRET-rt-1"),
-                None,
-                None,
-                GOOD,
-                None,
-                None,
-            ],
-            [
-                Some("1"),
-                Some("b@x"),
-                Some("cid"),
-                None,
-                Some("SECRET-rt-1"),
-                None,
-                None,
-                GOOD,
-                None,
-                None,
-            ],
-            [
-                None,
-                Some("c@x"),
-                None,
-                None,
-                Some("SECRET-rt-3"),
-                Some(&long),
-                None,
-                Some("1700000000"),
-                None,
-                Some(""),
-            ],
-            [
-                Some("4"),
-                None,
-                None,
-                None,
-                None,
-                None,
-                Some("SECRET-grant"),
-                Some("SECRET-exp"),
-                None,
-                None,
-            ],
-        ],
-    );
+    #[rustfmt::skip]
+    let rows = [
+        // id, user name, client id, secret, refresh, access, grant, expiry, redirect, domain
+        [Some("1"), Some("a@x"), None, None, Some("SECRET-rt-1"), None, None, GOOD, None, None],
+        [Some("1"), Some("b@x"), Some("cid"), None, Some("SECRET-rt-1"), None, None, GOOD, None, None],
+        [None, Some("c@x"), None, None, Some("SECRET-rt-3"), Some(long.as_str()), None, Some("1700000000"), None, Some("")],
+        [Some("4"), None, None, None, None, None, Some("SECRET-grant"), Some("SECRET-exp"), None, None],
+    ];
+    sqlite_table(&db, &rows);
     let before = std::fs::read(&db).expect("reads");
     let path = db.to_string_lossy();
     let out = tokenstore(&["audit", &path, "--sdk-limits", "--format", "json"]);

@@ -754,48 +754,15 @@ mod tests {
     fn every_invariant_is_checked() {
         use FindingKind::*;
         let long = "x".repeat(256);
-        let found = kinds(vec![
-            row(
-                1,
-                &[
-                    (Field::Id, "1"),
-                    (Field::UserName, "u"),
-                    (Field::AccessToken, "a"),
-                ],
-            ),
-            row(
-                2,
-                &[
-                    (Field::Id, "1"),
-                    (Field::UserName, "u"),
-                    (Field::ClientId, "c"),
-                ],
-            ),
-            row(
-                3,
-                &[
-                    (Field::UserName, "v"),
-                    (Field::AccessToken, &long),
-                    (Field::ExpiryTime, "1700000000"),
-                ],
-            ),
-            row(
-                4,
-                &[
-                    (Field::Id, "4"),
-                    (Field::GrantToken, "g"),
-                    (Field::ApiDomain, ""),
-                ],
-            ),
-            row(
-                5,
-                &[
-                    (Field::Id, "5"),
-                    (Field::UserName, "w"),
-                    (Field::ExpiryTime, "soon"),
-                ],
-            ),
-        ]);
+        #[rustfmt::skip]
+        let rows = vec![
+            row(1, &[(Field::Id, "1"), (Field::UserName, "u"), (Field::AccessToken, "a")]),
+            row(2, &[(Field::Id, "1"), (Field::UserName, "u"), (Field::ClientId, "c")]),
+            row(3, &[(Field::UserName, "v"), (Field::AccessToken, &long), (Field::ExpiryTime, "1700000000")]),
+            row(4, &[(Field::Id, "4"), (Field::GrantToken, "g"), (Field::ApiDomain, "")]),
+            row(5, &[(Field::Id, "5"), (Field::UserName, "w"), (Field::ExpiryTime, "soon")]),
+        ];
+        let found = kinds(rows);
         assert_eq!(
             found,
             vec![
