@@ -12,6 +12,7 @@ use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server};
 
 mod audit;
 mod bench;
+mod migrate;
 mod output;
 mod selftest;
 
@@ -140,6 +141,29 @@ enum Command {
         /// The report on stdout.
         #[arg(long, value_enum, default_value_t = audit::AuditFormat::Human)]
         format: audit::AuditFormat,
+    },
+    /// Copy every token of SOURCE (as `audit` names it) into a reference store DEST,
+    /// keeping ids where they are valid and unique, resolving rows that share a key by
+    /// --on-duplicate, then verifying the copy. Safe to run again: a run killed at any
+    /// moment and run again ends with every token present once. Exit 0 done, 1 stopped
+    /// (conflicts, a destination that is not empty, a failed check), 2 usage, 3 a source
+    /// or destination that cannot be opened.
+    Migrate {
+        /// As for `audit`: file:PATH, PATH.csv, sqlite:PATH, PATH.db, mysql://….
+        source: String,
+        /// PATH.db, PATH.csv or mysql://USER:PASSWORD@HOST:PORT/DB: this project's SQLite,
+        /// file or MySQL store.
+        dest: String,
+        /// The source's SQL table (default oauthtoken).
+        #[arg(long)]
+        table: Option<String>,
+        /// Rows sharing a user name, access, grant or refresh token: fail (copy nothing),
+        /// newest (latest expiry_time, then greatest id) or keep-first (source order).
+        #[arg(long, value_enum, default_value_t = migrate::Policy::Fail)]
+        on_duplicate: migrate::Policy,
+        /// Show what would be copied, left out and renumbered; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// (Used by durability.crash.) Open a store and save tokens in a loop, printing
     /// `ack <n> <id>` after each acknowledged save, until killed.
@@ -392,6 +416,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Selftest { run, mysql } => selftest_command(run.settings(), mysql.as_deref()),
+        Command::Migrate {
+            source,
+            dest,
+            table,
+            on_duplicate,
+            dry_run,
+        } => migrate::run(&source, table.as_deref(), &dest, on_duplicate, dry_run),
         Command::Audit {
             source,
             table,

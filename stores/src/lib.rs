@@ -5,7 +5,7 @@
 //! feature (`sqlite`, `mysql`, `file`, `adapter`; all on by default); `memory` and `list`
 //! are always there. The `cli` feature adds what the `tokenstore` command needs:
 //! [`StoreSpec`] (a store named on the command line), the crash writer, the mutant zoo
-//! and the audit of the data a store left.
+//! and the audit and migration of the data a store left.
 
 // Every public item of the default API says what it is.
 #![warn(missing_docs)]
@@ -20,6 +20,8 @@ pub mod crash_writer;
 pub mod file;
 pub mod list;
 pub mod memory;
+#[cfg(feature = "cli")]
+pub mod migrate;
 #[cfg(feature = "cli")]
 pub mod mutants;
 #[cfg(feature = "mysql")]

@@ -1,0 +1,149 @@
+//! `tokenstore migrate`: a migration killed at random moments and run again ends with
+//! every token present once; a second run changes nothing; conflicts stop it before it
+//! writes; a dry run writes nothing.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use tokenstore_harness::{TokenStore, random, runtime};
+use tokenstore_stores::SqliteStore;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tokenstore");
+
+fn tokenstore(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+const HEADER: &str = "id,user_name,client_id,client_secret,refresh_token,access_token,grant_token,expiry_time,redirect_uri,api_domain\n";
+
+/// A token file of `n` users, in the SDK FileStore's format.
+fn source(dir: &Path, n: usize) -> String {
+    let mut csv = HEADER.to_owned();
+    for i in 1..=n {
+        csv.push_str(&format!(
+            "{i},user{i}@example.com,1000.cid,secret,1000.rt{i},1000.at{i},,1900000000000,,\n"
+        ));
+    }
+    let path = dir.join("source.csv");
+    std::fs::write(&path, csv).expect("writes");
+    path.display().to_string()
+}
+
+fn rows(db: &Path) -> Vec<tokenstore_harness::Token> {
+    runtime().block_on(async {
+        let store = SqliteStore::open(db).expect("opens");
+        let mut rows = store.get_tokens().await.expect("lists");
+        rows.sort_by(|a, b| a.id().cmp(&b.id()));
+        rows
+    })
+}
+
+#[test]
+fn a_migration_killed_ten_times_and_run_again_has_every_token_once() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let src = source(dir.path(), 3000);
+    let db = dir.path().join("dest.db");
+    let dest = db.display().to_string();
+    let mut rng = random::seeded(11);
+    let mut cut_short = 0;
+    for _ in 0..10 {
+        let mut child = Command::new(BIN)
+            .args(["migrate", &src, &dest])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts");
+        let after = 20 + random::below(&mut rng, 600);
+        std::thread::sleep(Duration::from_millis(after as u64));
+        let _ = child.kill();
+        let _ = child.wait();
+        if db.exists() {
+            let n = rows(&db).len();
+            cut_short += usize::from(n > 0 && n < 3000);
+        }
+    }
+    assert!(
+        cut_short > 0,
+        "no kill landed while tokens were being written"
+    );
+    let done = tokenstore(&["migrate", &src, &dest]);
+    assert_eq!(done.status.code(), Some(0), "{}", text(&done));
+    assert!(
+        text(&done).contains("copied and verified: 3000 tokens"),
+        "{}",
+        text(&done)
+    );
+    let copied = rows(&db);
+    assert_eq!(copied.len(), 3000);
+    let clean = tokenstore(&["audit", &dest]);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
+    // A second run on a completed migration changes nothing.
+    let again = tokenstore(&["migrate", &src, &dest]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(rows(&db), copied);
+}
+
+#[test]
+fn conflicts_stop_it_before_it_writes_and_a_dry_run_writes_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("source.csv");
+    let csv = format!(
+        "{HEADER}1,u@x,,,1000.rt-SECRET-1,,,1000,,\n2,u@x,,,1000.rt-SECRET-2,,,2000,,\n3,,,,,,,,,\n"
+    );
+    std::fs::write(&path, csv).expect("writes");
+    let src = path.display().to_string();
+    let db = dir.path().join("dest.db");
+    let dest = db.display().to_string();
+    let out = tokenstore(&["migrate", &src, &dest]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("row 2 (id \"2\") shares user_name with row 1"),
+        "{}",
+        text(&out)
+    );
+    assert!(!db.exists(), "a refused migration created the destination");
+    let out = tokenstore(&[
+        "migrate",
+        &src,
+        &dest,
+        "--on-duplicate",
+        "newest",
+        "--dry-run",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("left out: row 1 (id \"1\") (shares user_name with row 2"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("left out: row 3 (id \"3\") (no key"),
+        "{}",
+        text(&out)
+    );
+    assert!(!db.exists(), "a dry run created the destination");
+    let out = tokenstore(&["migrate", &src, &dest, "--on-duplicate", "keep-first"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!text(&out).contains("SECRET"), "{}", text(&out));
+    let kept = rows(&db);
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].id(), Some("1"));
+    // A destination holding other tokens is refused.
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, format!("{HEADER}9,w@x,,,1000.rt9,,,1000,,\n")).expect("writes");
+    let out = tokenstore(&["migrate", &other.display().to_string(), &dest]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not the source's"), "{}", text(&out));
+}
