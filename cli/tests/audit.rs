@@ -2,25 +2,12 @@
 //! for hostile and broken sources, clean data from the reference stores.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+mod common;
+use common::*;
 use tokenstore_harness::{Field, Token, TokenStore, runtime};
 use tokenstore_stores::{FileStore, SqliteStore};
-
-fn tokenstore(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tokenstore"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 const COLUMNS: &str = "id, user_name, client_id, client_secret, refresh_token, access_token, \
      grant_token, expiry_time, redirect_url, api_domain";
@@ -125,8 +112,6 @@ fn what_the_reference_stores_leave_is_clean() {
         assert!(text(&out).contains("clean"), "{}", text(&out));
     }
 }
-
-const HEADER: &str = "id,user_name,client_id,client_secret,refresh_token,access_token,grant_token,expiry_time,redirect_uri,api_domain\n";
 
 fn audit_file(name: &str, content: &[u8]) -> Output {
     let dir = tempfile::tempdir().expect("a temporary directory");

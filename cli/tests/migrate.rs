@@ -3,30 +3,13 @@
 //! writes; a dry run writes nothing.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+mod common;
+use common::*;
 use tokenstore_harness::{TokenStore, random, runtime};
 use tokenstore_stores::SqliteStore;
-
-const BIN: &str = env!("CARGO_BIN_EXE_tokenstore");
-
-fn tokenstore(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-const HEADER: &str = "id,user_name,client_id,client_secret,refresh_token,access_token,grant_token,expiry_time,redirect_uri,api_domain\n";
 
 /// A token file of `n` users, in the SDK FileStore's format.
 fn source(dir: &Path, n: usize) -> String {

@@ -45,7 +45,7 @@ pub enum StoreSpec {
         location: String,
     },
     /// A store in another language behind an adapter process (`--adapter -- CMD…`):
-    /// one process for the run, emptied (`reset`) for each fresh store.
+    /// a pool of processes, each given a fresh store (`fresh`) for each check.
     Adapter(Vec<String>),
     /// One of the selftest's deliberately broken stores (`mutant:TextMaxId`), for trying
     /// out reports and gates on a store that fails.
