@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use tokenstore_harness::{BoxedStore, DynTokenStore, runtime};
+use tokenstore_harness::{BoxedStore, DynTokenStore, Token, runtime};
 use tokenstore_stores::audit::AuditSource;
 use tokenstore_stores::migrate::{self, MigrateError, OnDuplicate};
 use tokenstore_stores::{FileStore, MysqlServer, SqliteStore};
@@ -55,12 +55,20 @@ pub fn run(
             println!("dry run: nothing was written");
             return ExitCode::SUCCESS;
         }
-        let store = match open(dest).await {
-            Ok(store) => store,
-            Err(code) => return code,
-        };
         let bar = indicatif::ProgressBar::new(plan.tokens.len() as u64);
-        let outcome = migrate::write(&plan, &*store, |n| bar.set_position(n)).await;
+        let progress = |n| bar.set_position(n);
+        let outcome = match open(dest).await {
+            Err(code) => return code,
+            // SQLite takes a batch in one transaction: no flush per token.
+            Ok(Destination::Sqlite(store)) => {
+                let batch = async |tokens: &[Token]| store.save_all(tokens);
+                migrate::write(&plan, &*store, batch, progress).await
+            }
+            Ok(Destination::Other(store)) => {
+                let batch = async |tokens: &[Token]| migrate::one_by_one(&*store, tokens).await;
+                migrate::write(&plan, &*store, batch, progress).await
+            }
+        };
         bar.finish_and_clear();
         match outcome {
             Ok(()) => {
@@ -83,7 +91,13 @@ fn failed(e: &MigrateError) -> ExitCode {
     }
 }
 
-async fn open(dest: &str) -> Result<BoxedStore, ExitCode> {
+/// A destination store; SQLite is kept as itself for its batch writes.
+enum Destination {
+    Sqlite(Box<SqliteStore>),
+    Other(BoxedStore),
+}
+
+async fn open(dest: &str) -> Result<Destination, ExitCode> {
     let cannot = |e: &dyn std::fmt::Display| {
         eprintln!("error: cannot open the destination: {e}");
         ExitCode::from(3)
@@ -91,16 +105,16 @@ async fn open(dest: &str) -> Result<BoxedStore, ExitCode> {
     if dest.starts_with("mysql://") {
         let server = MysqlServer::new(dest).map_err(|e| cannot(&e))?;
         let store = server.store("oauthtoken").await.map_err(|e| cannot(&e))?;
-        return Ok(DynTokenStore::new_box(store));
+        return Ok(Destination::Other(DynTokenStore::new_box(store)));
     }
     if dest.ends_with(".db") {
         return SqliteStore::open(dest)
-            .map(DynTokenStore::new_box)
+            .map(|store| Destination::Sqlite(Box::new(store)))
             .map_err(|e| cannot(&e));
     }
     if dest.ends_with(".csv") {
         return FileStore::open(dest)
-            .map(DynTokenStore::new_box)
+            .map(|store| Destination::Other(DynTokenStore::new_box(store)))
             .map_err(|e| cannot(&e));
     }
     eprintln!("error: unknown destination: expected {DEST_FORMS}");

@@ -33,28 +33,58 @@ fn rows(db: &Path) -> Vec<tokenstore_harness::Token> {
     })
 }
 
+/// Returns once the destination holds `target` rows or more, or the migration ended.
+fn wait_for_rows(db: &Path, target: usize, child: &mut std::process::Child) {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        let count = rusqlite::Connection::open_with_flags(db, flags).and_then(|c| {
+            c.query_row("SELECT count(*) FROM oauthtoken", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        });
+        if count.is_ok_and(|n| n as usize >= target) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Enough tokens that the copy (in batches of 1 000) takes longer than the first kills.
+const TOKENS: usize = 20_000;
+
 #[test]
 fn a_migration_killed_ten_times_and_run_again_has_every_token_once() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let src = source(dir.path(), 3000);
+    let src = source(dir.path(), TOKENS);
     let db = dir.path().join("dest.db");
     let dest = db.display().to_string();
     let mut rng = random::seeded(11);
     let mut cut_short = 0;
-    for _ in 0..10 {
+    for round in 0..10 {
         let mut child = Command::new(BIN)
             .args(["migrate", &src, &dest])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("starts");
-        let after = 20 + random::below(&mut rng, 600);
-        std::thread::sleep(Duration::from_millis(after as u64));
+        // Eight kills once a random number of further batches is in (the writing is
+        // short, and a kill after it would leave nothing for the next ones to cut),
+        // then two at a random time: while reading, writing or verifying.
+        let held = if db.exists() { rows(&db).len() } else { 0 };
+        let batches_left = (TOKENS - held) / 1000;
+        if round < 8 && batches_left >= 2 {
+            let target = held + 1000 * (1 + random::below(&mut rng, batches_left - 1));
+            wait_for_rows(&db, target, &mut child);
+        } else {
+            let after = 20 + random::below(&mut rng, 1500);
+            std::thread::sleep(Duration::from_millis(after as u64));
+        }
         let _ = child.kill();
         let _ = child.wait();
         if db.exists() {
             let n = rows(&db).len();
-            cut_short += usize::from(n > 0 && n < 3000);
+            cut_short += usize::from(n > 0 && n < TOKENS);
         }
     }
     assert!(
@@ -63,13 +93,10 @@ fn a_migration_killed_ten_times_and_run_again_has_every_token_once() {
     );
     let done = tokenstore(&["migrate", &src, &dest]);
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
-    assert!(
-        text(&done).contains("copied and verified: 3000 tokens"),
-        "{}",
-        text(&done)
-    );
+    let copied = format!("copied and verified: {TOKENS} tokens");
+    assert!(text(&done).contains(&copied), "{}", text(&done));
     let copied = rows(&db);
-    assert_eq!(copied.len(), 3000);
+    assert_eq!(copied.len(), TOKENS);
     let clean = tokenstore(&["audit", &dest]);
     assert_eq!(clean.status.code(), Some(0), "{}", text(&clean));
     // A second run on a completed migration changes nothing.

@@ -1,8 +1,9 @@
 //! `tokenstore migrate`: every token of a source (as `audit` reads it) into a reference
 //! store, keeping ids where they are valid and unique and resolving rows that share a
-//! key by a stated policy. Each token is written with `save_token`, which is
-//! idempotent for a token that is already there: a run killed at any moment and run
-//! again ends with every token present once, and a second run changes nothing.
+//! key by a stated policy. Tokens are written in batches, each one transaction where
+//! the store can; each token is saved as `save_token` saves it, which leaves a token
+//! that is already there unchanged: a run killed at any moment and run again ends with
+//! every token present once, and a second run changes nothing.
 
 use std::collections::HashMap;
 
@@ -172,13 +173,18 @@ fn expected(token: &Token, id: &str) -> Token {
     token.clone().with(Field::Id, id)
 }
 
+/// How many tokens are written per call of the batch writer.
+pub const BATCH: usize = 1000;
+
 /// Writes the plan into `dest`, which must be empty or hold only tokens of this
-/// migration (an earlier, interrupted run), then verifies that every token is found by
-/// its id and by its key with the same fields, and that the counts match. `progress`
-/// is called after each token.
+/// migration (an earlier, interrupted run), [`BATCH`] tokens per call of `save_batch`
+/// (one transaction where the store can, as `SqliteStore::save_all`; see
+/// [`one_by_one`]), then verifies that every token is found by its id and by its key
+/// with the same fields, and that the counts match. `progress` gets the tokens written.
 pub async fn write<S: TokenStore + ?Sized>(
     plan: &Plan,
     dest: &S,
+    mut save_batch: impl AsyncFnMut(&[Token]) -> Result<Vec<String>, StoreError>,
     mut progress: impl FnMut(u64),
 ) -> Result<(), MigrateError> {
     let before = dest.get_tokens().await?;
@@ -188,11 +194,24 @@ pub async fn write<S: TokenStore + ?Sized>(
         return Err(MigrateError::NotEmpty(foreign));
     }
     let mut ids = Vec::with_capacity(plan.tokens.len());
-    for (n, (_, token)) in plan.tokens.iter().enumerate() {
-        ids.push(dest.save_token(token).await?);
-        progress(n as u64 + 1);
+    for chunk in plan.tokens.chunks(BATCH) {
+        let tokens: Vec<Token> = chunk.iter().map(|(_, token)| token.clone()).collect();
+        ids.extend(save_batch(&tokens).await?);
+        progress(ids.len() as u64);
     }
     verify(plan, dest, &ids).await
+}
+
+/// The batch writer of a store without one: a `save_token` per token.
+pub async fn one_by_one<S: TokenStore + ?Sized>(
+    dest: &S,
+    tokens: &[Token],
+) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        ids.push(dest.save_token(token).await?);
+    }
+    Ok(ids)
 }
 
 /// The plan's tokens by id and by key value, to tell in one lookup whether a

@@ -186,6 +186,24 @@ impl SqliteStore {
         Ok(id)
     }
 
+    /// Saves each token as `save_token` does, all in one transaction: all of them or, on
+    /// the first error, none. For bulk loads (`tokenstore migrate`), where a transaction
+    /// per token would spend its time flushing the disk.
+    pub fn save_all(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {
+        let limits = self.capabilities().limits;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| backend("begin a transaction", e))?;
+        let mut ids = Vec::with_capacity(tokens.len());
+        for token in tokens {
+            limits.check(token)?;
+            ids.push(self.save(&tx, token)?);
+        }
+        tx.commit().map_err(|e| backend("commit", e))?;
+        Ok(ids)
+    }
+
     /// The next id from the sequence, skipping ids that callers chose themselves.
     fn next_id(&self, tx: &Transaction<'_>) -> Result<String, StoreError> {
         loop {
