@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use tokenstore_harness::{BoxedStore, DynTokenStore, Token, runtime};
 use tokenstore_stores::audit::AuditSource;
 use tokenstore_stores::migrate::{self, MigrateError, OnDuplicate};
-use tokenstore_stores::{FileStore, MysqlServer, SqliteStore};
+use tokenstore_stores::{FileStore, MysqlStore, SqliteStore};
 
 /// The `--on-duplicate` policy.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -103,8 +103,7 @@ async fn open(dest: &str) -> Result<Destination, ExitCode> {
         ExitCode::from(3)
     };
     if dest.starts_with("mysql://") {
-        let server = MysqlServer::new(dest).map_err(|e| cannot(&e))?;
-        let store = server.store("oauthtoken").await.map_err(|e| cannot(&e))?;
+        let store = MysqlStore::connect(dest).await.map_err(|e| cannot(&e))?;
         return Ok(Destination::Other(DynTokenStore::new_box(store)));
     }
     if dest.ends_with(".db") {

@@ -145,7 +145,7 @@ impl Case {
         }
     }
 
-    /// A racing check: it needs the machine's threads to itself.
+    /// A racing check: run one at a time, since two at once would race each other.
     pub(crate) fn is_concurrency(&self) -> bool {
         matches!(
             self,

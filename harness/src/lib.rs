@@ -47,7 +47,7 @@ pub use report::{AllowList, RunReport, Status, Verdict};
 pub use runner::{
     SCENARIOS_VAR, ScenarioDirError, Suite, notes_to_stderr, runtime, trials, unavailable,
 };
-pub use scenario::secret_shown;
+pub use scenario::{fingerprint, secret_shown};
 pub use store::{BoxedStore, Capabilities, DynTokenStore, Limits, TokenStore, require_id};
 pub use token::{Field, Token};
 

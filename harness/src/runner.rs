@@ -144,10 +144,6 @@ struct Job {
 }
 
 impl Job {
-    async fn run(&self, case: &Case) -> ScenarioReport {
-        run_one(&self.factory, case, &self.probe, self.settings, &self.store).await
-    }
-
     /// The racing checks one at a time, each with all its threads racing its own
     /// calls (two at once would race each other instead); beside them, the other
     /// cases side by side.
@@ -165,8 +161,10 @@ impl Job {
         let _ = racing.await;
     }
 
+    /// Runs the case and sends its report, with its place in the suite.
     async fn report(&self, at: usize, case: &Case) {
-        let _ = self.done.send((at, self.run(case).await));
+        let report = run_one(&self.factory, case, &self.probe, self.settings, &self.store).await;
+        let _ = self.done.send((at, report));
     }
 
     /// Cases [`LANES`] at a time, each on its own task; the long ones (the crash test,

@@ -732,10 +732,16 @@ fn show(field: Field, value: &str) -> String {
 /// hex digits of its SHA-256), so that two secrets of one length can be told apart
 /// without showing either.
 pub fn secret_shown(value: &str) -> String {
+    let hex = fingerprint(value);
+    format!("secret, {} chars, sha256 {hex}…", value.chars().count())
+}
+
+/// The first 8 hex digits of a value's SHA-256: enough to tell values apart in a
+/// report, never enough to recover one.
+pub fn fingerprint(value: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(value.as_bytes());
-    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("secret, {} chars, sha256 {hex}…", value.chars().count())
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A value quoted with every character outside printable ASCII as its code point, so

@@ -1,16 +1,17 @@
 //! `tokenstore audit`: reads every row a token store left — the SDK FileStore's CSV
 //! file, a table with the SDK's columns in SQLite or MySQL — without writing, and lists
-//! every row that breaks the contract's data invariants. Rows are streamed: memory
-//! grows with the number of distinct key values (a 16-byte digest each), not with the
-//! size of the data. No value is ever shown: rows are named by number and id, values
-//! by length and fingerprint.
+//! every row that breaks the contract's data invariants. Rows are streamed, twice, and
+//! memory does not grow with the data (see [`audit`]). No value is ever shown: rows
+//! are named by number and id, values by length and fingerprint.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
-use tokenstore_harness::{Field, Limits, LookupKey, Token};
+use tokenstore_harness::{Field, Limits, LookupKey, Token, fingerprint, secret_shown};
+
+use crate::sql;
 
 /// Where the rows are read from.
 #[derive(Debug)]
@@ -36,9 +37,6 @@ pub enum AuditSource {
         table: String,
     },
 }
-
-/// The table the SDK's DBStore and this project's SQL stores use.
-pub const DEFAULT_TABLE: &str = "oauthtoken";
 
 /// The source forms `audit` takes, for errors and `--help`.
 pub const SOURCE_FORMS: &str = "file:PATH or PATH.csv (a token CSV file), sqlite:PATH or \
@@ -76,9 +74,9 @@ impl AuditError {
 
 impl AuditSource {
     /// Names a source: `file:PATH`, `PATH.csv`, `sqlite:PATH`, `PATH.db`, or a MySQL
-    /// URL; `table` is the SQL table (default `oauthtoken`).
+    /// URL; `table` is the SQL table (default `oauthtoken`, the SDK's).
     pub fn parse(text: &str, table: Option<&str>) -> Result<AuditSource, AuditError> {
-        let table = table.unwrap_or(DEFAULT_TABLE);
+        let table = table.unwrap_or(sql::TABLE);
         if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(AuditError::BadTable(table.to_owned()));
         }
@@ -163,9 +161,6 @@ pub struct RawRow {
     pub malformed: Option<String>,
 }
 
-const COLUMNS: &str = "id, user_name, client_id, client_secret, refresh_token, access_token, \
-     grant_token, expiry_time, redirect_url, api_domain";
-
 fn scan_csv(path: &std::path::Path, see: &mut dyn FnMut(RawRow)) -> Result<(), String> {
     let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut reader = csv::ReaderBuilder::new()
@@ -173,16 +168,13 @@ fn scan_csv(path: &std::path::Path, see: &mut dyn FnMut(RawRow)) -> Result<(), S
         .flexible(true)
         .from_reader(std::io::BufReader::new(file));
     let header = reader.byte_headers().map_err(|e| e.to_string())?.clone();
-    let name = |i: usize| String::from_utf8_lossy(&header[i]).trim().to_lowercase();
-    // Each field's column in the file; the SDK writes `redirect_uri`.
+    // Each field's column in the file, by the SDK's header name (`redirect_uri`) or ours.
     let mut at = [None; 10];
-    for i in 0..header.len() {
-        let column = match name(i).as_str() {
-            "redirect_uri" => Some(Field::RedirectUrl),
-            other => Field::from_name(other),
-        };
-        if let Some(field) = column {
-            at[field.index()] = Some(i);
+    for (i, name) in header.iter().enumerate() {
+        let name = String::from_utf8_lossy(name).trim().to_lowercase();
+        let field = crate::file::HEADER.iter().position(|h| *h == name);
+        if let Some(index) = field.or_else(|| Field::from_name(&name).map(Field::index)) {
+            at[index] = Some(i);
         }
     }
     if let Some(missing) = Field::ALL.iter().find(|f| at[f.index()].is_none()) {
@@ -238,7 +230,7 @@ fn scan_sqlite(
     let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(|e| e.to_string())?;
     conn.execute_batch("BEGIN").map_err(|e| e.to_string())?;
     let mut statement = conn
-        .prepare(&format!("SELECT {COLUMNS} FROM \"{table}\""))
+        .prepare(&format!("SELECT {} FROM \"{table}\"", sql::columns()))
         .map_err(|e| e.to_string())?;
     for see in passes.iter_mut() {
         let mut rows = statement.query([]).map_err(|e| e.to_string())?;
@@ -272,19 +264,19 @@ async fn scan_mysql(
     passes: &mut [&mut dyn FnMut(RawRow)],
 ) -> Result<(), String> {
     use mysql_async::prelude::Queryable;
-    let opts = mysql_async::Opts::from_url(url.expose_secret()).map_err(|_| {
-        "the URL is not a valid MySQL URL (mysql://USER:PASSWORD@HOST:PORT/DB)".to_owned()
-    })?;
-    let mut conn = mysql_async::Conn::new(opts)
+    let server = crate::MysqlServer::new(url.expose_secret()).map_err(|e| e.to_string())?;
+    let mut conn = server.conn().await.map_err(|e| e.to_string())?;
+    // One snapshot for every pass, read without a lock that would block the application
+    // (the store's sessions read committed rows per statement; a snapshot needs this).
+    conn.query_drop("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .await
         .map_err(|e| e.to_string())?;
-    // One snapshot for every pass, read without a lock that would block the application.
     conn.query_drop("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT")
         .await
         .map_err(|e| e.to_string())?;
     for see in passes.iter_mut() {
         let mut result = conn
-            .query_iter(format!("SELECT {COLUMNS} FROM `{table}`"))
+            .query_iter(format!("SELECT {} FROM `{table}`", sql::columns()))
             .await
             .map_err(|e| e.to_string())?;
         let mut number = 0;
@@ -305,7 +297,8 @@ async fn scan_mysql(
         }
     }
     let _ = conn.query_drop("ROLLBACK").await;
-    let _ = conn.disconnect().await;
+    drop(conn);
+    let _ = server.disconnect().await;
     Ok(())
 }
 
@@ -426,11 +419,6 @@ fn digest(field: Field, value: &str) -> [u8; 16] {
     out
 }
 
-/// A value as a finding may show it: length and fingerprint.
-fn shown(value: &str) -> String {
-    tokenstore_harness::secret_shown(value)
-}
-
 /// 1 January 2000 and 2100 in milliseconds: expiry times outside are implausible.
 const YEAR_2000_MS: i128 = 946_684_800_000;
 const YEAR_2100_MS: i128 = 4_102_444_800_000;
@@ -486,15 +474,25 @@ struct Auditor {
     findings: Vec<Finding>,
 }
 
+/// The fields no two rows may share a value of: the id and the keys.
+pub(crate) const UNIQUE_FIELDS: [Field; 5] = [
+    Field::Id,
+    Field::UserName,
+    Field::AccessToken,
+    Field::GrantToken,
+    Field::RefreshToken,
+];
+
 /// The row's id (when it has one) and its key values: what must not repeat.
 fn unique_values(row: &RawRow) -> impl Iterator<Item = (Field, &str)> {
-    std::iter::once(Field::Id)
-        .chain(Field::KEYS)
+    UNIQUE_FIELDS
+        .into_iter()
         .filter_map(|f| Some((f, row.values[f.index()].as_deref()?)))
         .filter(|(_, v)| !v.is_empty())
 }
 
-fn row_ref(row: &RawRow) -> RowRef {
+/// How findings and migrations name a row.
+pub(crate) fn row_ref(row: &RawRow) -> RowRef {
     let id = row.values[Field::Id.index()]
         .as_deref()
         .filter(|id| !id.is_empty());
@@ -624,17 +622,10 @@ impl Auditor {
     }
 }
 
-/// The first 8 hex digits of a value's SHA-256, to tell repeated values apart.
-fn fingerprint(value: &str) -> String {
-    use sha2::Digest;
-    let full = sha2::Sha256::digest(value.as_bytes());
-    full[..4].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Why an `expiry_time` is not a plausible time in milliseconds since 1970, if it is not.
 fn expiry_problem(expiry: &str) -> Option<String> {
     let Ok(n) = expiry.trim().parse::<i128>() else {
-        return Some(format!("not an integer ({})", shown(expiry)));
+        return Some(format!("not an integer ({})", secret_shown(expiry)));
     };
     if (YEAR_2000_MS / 1000..YEAR_2100_MS / 1000).contains(&n) {
         return Some("seconds since 1970, not milliseconds".into());

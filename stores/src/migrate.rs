@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use tokenstore_harness::{Field, StoreError, Token, TokenStore, insertable};
 
-use crate::audit::{AuditError, AuditSource, RawRow, RowRef};
+use crate::audit::{AuditError, AuditSource, RawRow, RowRef, UNIQUE_FIELDS, row_ref};
 
 /// What to do with rows that share a user name, access, grant or refresh token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,28 +80,17 @@ fn list(conflicts: &[Resolution]) -> String {
 
 /// Reads the source and decides what to write.
 pub async fn plan(source: &AuditSource, policy: OnDuplicate) -> Result<Plan, MigrateError> {
-    let mut rows = Vec::new();
-    source
-        .scan(&mut [&mut |row: RawRow| rows.push(row)])
-        .await?;
-    let mut plan = Plan {
-        rows: rows.len() as u64,
-        ..Plan::default()
-    };
+    let mut plan = Plan::default();
     let mut candidates = Vec::new();
-    for row in rows {
-        let at = RowRef {
-            row: row.number,
-            id: row.values[Field::Id.index()]
-                .clone()
-                .filter(|id| !id.is_empty()),
-        };
-        let token = Token::from_row(&row.values);
+    let mut take = |row: RawRow| {
+        plan.rows += 1;
+        let (at, token) = (row_ref(&row), Token::from_row(&row.values));
         match insertable(&token) {
             true => candidates.push((at, token)),
             false => plan.unstorable.push(at),
         }
-    }
+    };
+    source.scan(&mut [&mut take]).await?;
     resolve(&mut plan, candidates, policy);
     if policy == OnDuplicate::Fail && !plan.resolutions.is_empty() {
         return Err(MigrateError::Conflicts(plan.resolutions));
@@ -159,7 +148,7 @@ fn keep_first(plan: &mut Plan, candidates: Vec<(RowRef, Token)>) {
             token.set(Field::Id, None);
             plan.new_ids.push(at.clone());
         }
-        for f in std::iter::once(Field::Id).chain(Field::KEYS) {
+        for f in UNIQUE_FIELDS {
             if let Some(value) = token.get(f) {
                 holders.insert((f, value.to_owned()), at.clone());
             }
@@ -224,7 +213,7 @@ impl<'a> Planned<'a> {
     fn of(plan: &'a Plan) -> Self {
         let mut by_value = HashMap::new();
         for (_, token) in &plan.tokens {
-            for f in std::iter::once(Field::Id).chain(Field::KEYS) {
+            for f in UNIQUE_FIELDS {
                 if let Some(value) = token.get(f) {
                     by_value.insert((f, value), token);
                 }
@@ -235,8 +224,8 @@ impl<'a> Planned<'a> {
 
     fn holds(&self, row: &Token) -> bool {
         let id = row.id().unwrap_or_default();
-        std::iter::once(Field::Id)
-            .chain(Field::KEYS)
+        UNIQUE_FIELDS
+            .into_iter()
             .filter_map(|f| self.by_value.get(&(f, row.get(f)?)))
             .any(|token| token.id().is_none_or(|own| own == id) && *row == expected(token, id))
     }

@@ -64,9 +64,7 @@ def pytest_terminal_summary(terminalreporter, config):
     out = config.getoption("tokenstore_bench")
     if not out or not config.getoption("tokenstore") or hasattr(config, "workerinput"):
         return
-    words = shlex.split(config.getoption("tokenstore"))
-    command = [binary(), "bench", "--quick", "--out", out, "--adapter", "--",
-               sys.executable, "-m", "tokenstore_adapter", *words]
+    command = [binary(), "bench", "--quick", "--out", out, *adapter_words(config)]
     done = subprocess.run(command, capture_output=True, text=True)
     terminalreporter.section("tokenstore bench")
     for line in (done.stdout + done.stderr).splitlines():
@@ -77,6 +75,12 @@ def pytest_terminal_summary(terminalreporter, config):
 def pytest_configure_node(node):
     """pytest-xdist: each worker gets the controller's seed and report file."""
     node.workerinput.update(getattr(node.config, "tokenstore_shared", {}))
+
+
+def adapter_words(config):
+    """`--adapter -- python -m tokenstore_adapter WORDS`, for the store --tokenstore names."""
+    words = shlex.split(config.getoption("tokenstore"))
+    return ["--adapter", "--", sys.executable, "-m", "tokenstore_adapter", *words]
 
 
 def shared_settings(config):
@@ -133,8 +137,7 @@ class Suite:
                 command += [flag, value]
         if option("tokenstore_strict"):
             command.append("--strict")
-        words = shlex.split(option("tokenstore"))
-        command += ["--adapter", "--", sys.executable, "-m", "tokenstore_adapter", *words]
+        command += adapter_words(self.config)
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode not in (0, 1):
             return {"error": f"tokenstore check could not run the store:\n{done.stderr}"}

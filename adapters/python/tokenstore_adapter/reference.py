@@ -71,6 +71,11 @@ def insertable(t):
     return bool(candidates(t)) and bool(t["access_token"] or t["refresh_token"] or t["grant_token"])
 
 
+def require_id(id):
+    if not id:
+        raise InvalidInput("the id is empty")
+
+
 def locked(method):
     """One operation at a time: the store is shared between a web application's threads."""
     @functools.wraps(method)
@@ -151,8 +156,7 @@ class DictStore(TokenStore):
 
     @locked
     def delete_token(self, id):
-        if not id:
-            raise InvalidInput("the id is empty")
+        require_id(id)
         self.rows = [r for r in self.rows if r["id"] != id]
 
     @locked
@@ -165,8 +169,7 @@ class DictStore(TokenStore):
 
     @locked
     def find_token_by_id(self, id):
-        if not id:
-            raise InvalidInput("the id is empty")
+        require_id(id)
         for r in self.rows:
             if r["id"] == id:
                 return fill(blank(), r)
@@ -264,8 +267,7 @@ class SqliteStore(TokenStore):
                 return str(n)
 
     def delete_token(self, id):
-        if not id:
-            raise InvalidInput("the id is empty")
+        require_id(id)
         with self.transaction():
             self.db.execute("DELETE FROM tokens WHERE id = ?", (id,))
 
@@ -279,8 +281,7 @@ class SqliteStore(TokenStore):
             self.db.execute("DELETE FROM tokens")
 
     def find_token_by_id(self, id):
-        if not id:
-            raise InvalidInput("the id is empty")
+        require_id(id)
         with self.lock:
             row = self.row_where("id", id)
         return None if row is None else fill(blank(), row)
