@@ -157,13 +157,24 @@ enum Command {
         /// The source's SQL table (default oauthtoken).
         #[arg(long)]
         table: Option<String>,
+        /// The MySQL destination's table (default oauthtoken), created if absent.
+        #[arg(long)]
+        dest_table: Option<String>,
         /// Rows sharing a user name, access, grant or refresh token: fail (copy nothing),
         /// newest (latest expiry_time, then greatest id) or keep-first (source order).
         #[arg(long, value_enum, default_value_t = migrate::Policy::Fail)]
         on_duplicate: migrate::Policy,
+        /// Fill the fields a kept row lacks from the rows left out for it (never its
+        /// id, nor a key value another kept row holds); each is listed.
+        #[arg(long)]
+        fill_from_dropped: bool,
         /// Show what would be copied, left out and renumbered; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Then run the conformance suite on fresh stores of DEST's engine (a scratch
+        /// file beside it, a scratch table in its database); exit 1 if a clause fails.
+        #[arg(long, conflicts_with = "dry_run")]
+        verify: bool,
     },
     /// (Used by durability.crash.) Open a store and save tokens in a loop, printing
     /// `ack <n> <id>` after each acknowledged save, until killed.
@@ -420,9 +431,21 @@ fn main() -> ExitCode {
             source,
             dest,
             table,
+            dest_table,
             on_duplicate,
+            fill_from_dropped,
             dry_run,
-        } => migrate::run(&source, table.as_deref(), &dest, on_duplicate, dry_run),
+            verify,
+        } => {
+            let options = migrate::Options {
+                dest_table,
+                policy: on_duplicate,
+                fill: fill_from_dropped,
+                dry_run,
+                verify,
+            };
+            migrate::run(&source, table.as_deref(), &dest, options)
+        }
         Command::Audit {
             source,
             table,

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use tokenstore_harness::{BoxedStore, DynTokenStore, Token, runtime};
+use tokenstore_harness::{Settings, Suite, Token, runtime};
 use tokenstore_stores::audit::AuditSource;
 use tokenstore_stores::migrate::{self, MigrateError, OnDuplicate};
-use tokenstore_stores::{FileStore, MysqlStore, SqliteStore};
+use tokenstore_stores::{FileStore, MysqlServer, MysqlStore, SqliteStore, StoreSpec};
 
 /// The `--on-duplicate` policy.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -23,16 +23,24 @@ pub const DEST_FORMS: &str = "PATH.db (this project's SQLite store), PATH.csv (i
      store, the SDK FileStore's format) or mysql://USER:PASSWORD@HOST:PORT/DB (its MySQL \
      store, table oauthtoken)";
 
+/// What `migrate` was asked, besides its source and destination.
+pub struct Options {
+    /// `--dest-table`: the MySQL destination's table.
+    pub dest_table: Option<String>,
+    /// The `--on-duplicate` policy.
+    pub policy: Policy,
+    /// `--fill-from-dropped`: a kept row's absent fields come from the rows left out.
+    pub fill: bool,
+    /// `--dry-run`: plan only.
+    pub dry_run: bool,
+    /// `--verify`: then run the conformance suite on the destination's engine.
+    pub verify: bool,
+}
+
 /// Plans, then (unless `dry_run`) writes and verifies. Exit 0 done, 1 the migration
 /// stopped (conflicts, a destination that is not empty, a failed write or check), 2
 /// usage, 3 a source or destination that cannot be opened.
-pub fn run(
-    source: &str,
-    table: Option<&str>,
-    dest: &str,
-    policy: Policy,
-    dry_run: bool,
-) -> ExitCode {
+pub fn run(source: &str, table: Option<&str>, dest: &str, options: Options) -> ExitCode {
     let source = match AuditSource::parse(source, table) {
         Ok(source) => source,
         Err(e) => {
@@ -40,47 +48,105 @@ pub fn run(
             return ExitCode::from(e.exit_code());
         }
     };
-    let policy = match policy {
+    if options.dest_table.is_some() && !dest.starts_with("mysql://") {
+        eprintln!("error: --dest-table names a table of a MySQL destination");
+        return ExitCode::from(2);
+    }
+    let policy = match options.policy {
         Policy::Fail => OnDuplicate::Fail,
         Policy::Newest => OnDuplicate::Newest,
         Policy::KeepFirst => OnDuplicate::KeepFirst,
     };
-    runtime().block_on(async {
-        let plan = match migrate::plan(&source, policy).await {
+    let copied = runtime().block_on(async {
+        let plan = match migrate::plan(&source, policy, options.fill).await {
             Ok(plan) => plan,
-            Err(e) => return failed(&e),
+            Err(e) => return Err(failed(&e)),
         };
         print!("{}", migrate::describe(&plan));
-        if dry_run {
+        if options.dry_run {
             println!("dry run: nothing was written");
-            return ExitCode::SUCCESS;
+            return Ok(false);
         }
         let bar = indicatif::ProgressBar::new(plan.tokens.len() as u64);
         let progress = |n| bar.set_position(n);
-        let outcome = match open(dest).await {
-            Err(code) => return code,
+        let outcome = match open(dest, options.dest_table.as_deref()).await {
+            Err(code) => return Err(code),
             // SQLite takes a batch in one transaction: no flush per token.
             Ok(Destination::Sqlite(store)) => {
-                let batch = async |tokens: &[Token]| store.save_all(tokens);
+                let batch = async |tokens: &[Token]| store.import(tokens);
                 migrate::write(&plan, &*store, batch, progress).await
             }
-            Ok(Destination::Other(store)) => {
+            // MySQL takes a batch as multi-row inserts in one transaction.
+            Ok(Destination::Mysql(store)) => {
+                let batch = async |tokens: &[Token]| store.import(tokens).await;
+                migrate::write(&plan, &*store, batch, progress).await
+            }
+            Ok(Destination::File(store)) => {
                 let batch = async |tokens: &[Token]| migrate::one_by_one(&*store, tokens).await;
                 migrate::write(&plan, &*store, batch, progress).await
             }
         };
         bar.finish_and_clear();
-        match outcome {
-            Ok(()) => {
-                println!(
-                    "copied and verified: {} tokens in {dest}",
-                    plan.tokens.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => failed(&e),
+        if let Err(e) = outcome {
+            return Err(failed(&e));
         }
-    })
+        println!(
+            "copied and verified: {} tokens in {}",
+            plan.tokens.len(),
+            shown(dest)
+        );
+        Ok(true)
+    });
+    match copied {
+        Ok(true) if options.verify => verify(dest),
+        Ok(_) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
+}
+
+/// The destination as output shows it: a URL without its password.
+fn shown(dest: &str) -> String {
+    match dest.starts_with("mysql://") {
+        true => tokenstore_stores::mysql::location_of(dest).unwrap_or_default(),
+        false => dest.to_owned(),
+    }
+}
+
+/// `--verify`: the conformance suite on fresh stores of the destination's engine, next
+/// to it (a scratch file in its directory, a scratch table in its database); the
+/// migrated data is not touched.
+fn verify(dest: &str) -> ExitCode {
+    let beside = |path: &str| {
+        std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf)
+    };
+    let spec = match dest {
+        d if d.starts_with("mysql://") => match d.parse::<StoreSpec>() {
+            Ok(spec) => spec,
+            Err(e) => {
+                eprintln!("error: --verify: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        d if d.ends_with(".db") => StoreSpec::SqliteFile { dir: beside(d) },
+        d => StoreSpec::File { dir: beside(d) },
+    };
+    println!(
+        "verifying the destination's engine: tokenstore check {}",
+        spec.name()
+    );
+    match crate::run_suite(&spec, &Suite::embedded(), Settings::from_env()) {
+        Ok(report) => {
+            print!("{}", tokenstore_reports::human::render(&report));
+            report.exit().into()
+        }
+        Err(why) => {
+            eprintln!("error: --verify: {why}");
+            ExitCode::from(3)
+        }
+    }
 }
 
 fn failed(e: &MigrateError) -> ExitCode {
@@ -91,20 +157,23 @@ fn failed(e: &MigrateError) -> ExitCode {
     }
 }
 
-/// A destination store; SQLite is kept as itself for its batch writes.
+/// A destination store, as itself for its batch writes.
 enum Destination {
     Sqlite(Box<SqliteStore>),
-    Other(BoxedStore),
+    Mysql(Box<MysqlStore>),
+    File(Box<FileStore>),
 }
 
-async fn open(dest: &str) -> Result<Destination, ExitCode> {
+async fn open(dest: &str, table: Option<&str>) -> Result<Destination, ExitCode> {
     let cannot = |e: &dyn std::fmt::Display| {
         eprintln!("error: cannot open the destination: {e}");
         ExitCode::from(3)
     };
     if dest.starts_with("mysql://") {
-        let store = MysqlStore::connect(dest).await.map_err(|e| cannot(&e))?;
-        return Ok(Destination::Other(DynTokenStore::new_box(store)));
+        let table = table.unwrap_or(MysqlStore::TABLE);
+        let store = async { MysqlServer::new(dest)?.store(table).await };
+        let store = store.await.map_err(|e| cannot(&e))?;
+        return Ok(Destination::Mysql(Box::new(store)));
     }
     if dest.ends_with(".db") {
         return SqliteStore::open(dest)
@@ -113,7 +182,7 @@ async fn open(dest: &str) -> Result<Destination, ExitCode> {
     }
     if dest.ends_with(".csv") {
         return FileStore::open(dest)
-            .map(|store| Destination::Other(DynTokenStore::new_box(store)))
+            .map(|store| Destination::File(Box::new(store)))
             .map_err(|e| cannot(&e));
     }
     eprintln!("error: unknown destination: expected {DEST_FORMS}");

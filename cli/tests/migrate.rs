@@ -157,3 +157,39 @@ fn conflicts_stop_it_before_it_writes_and_a_dry_run_writes_nothing() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("not the source's"), "{}", text(&out));
 }
+
+#[test]
+fn verify_checks_the_destinations_engine_and_leaves_the_copy_alone() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("source.csv");
+    let csv = format!("{HEADER}1,u@x,cid,,1000.rt1,,,1000,,\n2,u@x,,,1000.rt2,,1000.gt2,,,\n");
+    std::fs::write(&path, csv).expect("writes");
+    let (src, db) = (path.display().to_string(), dir.path().join("dest.db"));
+    let dest = db.display().to_string();
+    let args = ["migrate", &src, &dest, "--on-duplicate", "keep-first"];
+    let out = tokenstore(&[&args[..], &["--fill-from-dropped", "--verify"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("kept; filled its grant_token from it"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("PASS  save.key-unique"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains(", 0 failed"), "{}", text(&out));
+    let kept = rows(&db);
+    assert_eq!(kept.len(), 1, "the suite ran on other files: {kept:?}");
+    assert_eq!(
+        kept[0].get(tokenstore_harness::Field::GrantToken),
+        Some("1000.gt2")
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("lists")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| !name.starts_with("dest.db") && name != "source.csv")
+        .collect();
+    assert!(leftovers.is_empty(), "the suite left {leftovers:?}");
+}

@@ -31,6 +31,9 @@ pub struct Resolution {
     pub dropped: RowRef,
     /// The field whose value they share.
     pub field: &'static str,
+    /// The fields absent in the kept row that were filled from the dropped one
+    /// (`--fill-from-dropped`); empty otherwise.
+    pub filled: Vec<&'static str>,
 }
 
 /// What a migration will write, decided from the source alone.
@@ -78,8 +81,13 @@ fn list(conflicts: &[Resolution]) -> String {
     lines.join("\n")
 }
 
-/// Reads the source and decides what to write.
-pub async fn plan(source: &AuditSource, policy: OnDuplicate) -> Result<Plan, MigrateError> {
+/// Reads the source and decides what to write. With `fill`, a kept row's absent
+/// fields are filled from the rows left out for it (see [`Resolution::filled`]).
+pub async fn plan(
+    source: &AuditSource,
+    policy: OnDuplicate,
+    fill: bool,
+) -> Result<Plan, MigrateError> {
     let mut plan = Plan::default();
     let mut candidates = Vec::new();
     let mut take = |row: RawRow| {
@@ -91,7 +99,7 @@ pub async fn plan(source: &AuditSource, policy: OnDuplicate) -> Result<Plan, Mig
         }
     };
     source.scan(&mut [&mut take]).await?;
-    resolve(&mut plan, candidates, policy);
+    resolve(&mut plan, candidates, policy, fill);
     if policy == OnDuplicate::Fail && !plan.resolutions.is_empty() {
         return Err(MigrateError::Conflicts(plan.resolutions));
     }
@@ -100,11 +108,11 @@ pub async fn plan(source: &AuditSource, policy: OnDuplicate) -> Result<Plan, Mig
 
 /// Keeps the first of the rows sharing a key, in source order or newest first; the
 /// tokens to write are then in source order.
-fn resolve(plan: &mut Plan, mut candidates: Vec<(RowRef, Token)>, policy: OnDuplicate) {
+fn resolve(plan: &mut Plan, mut candidates: Vec<(RowRef, Token)>, policy: OnDuplicate, fill: bool) {
     if policy == OnDuplicate::Newest {
         candidates.sort_by_key(|(_, token)| std::cmp::Reverse(newness(token)));
     }
-    keep_first(plan, candidates);
+    keep_first(plan, candidates, fill);
     plan.tokens.sort_by_key(|(at, _)| at.row);
 }
 
@@ -124,20 +132,28 @@ fn newness(token: &Token) -> (i128, i128, String) {
     )
 }
 
+/// Which kept token (its index in `plan.tokens`) holds each unique value.
+type Holders = HashMap<(Field, String), usize>;
+
 /// Keeps each candidate, in order, unless a kept one holds one of its key values; an id
 /// that a kept token holds already is dropped (the store gives a new one).
-fn keep_first(plan: &mut Plan, candidates: Vec<(RowRef, Token)>) {
-    let mut holders: HashMap<(Field, String), RowRef> = HashMap::new();
+fn keep_first(plan: &mut Plan, candidates: Vec<(RowRef, Token)>, fill: bool) {
+    let mut holders = Holders::new();
     for (at, mut token) in candidates {
         let shared = Field::KEYS.into_iter().find_map(|f| {
             let value = token.get(f)?;
-            holders.get(&(f, value.to_owned())).map(|kept| (f, kept))
+            holders.get(&(f, value.to_owned())).map(|&kept| (f, kept))
         });
         if let Some((field, kept)) = shared {
+            let filled = match fill {
+                true => fill_absent(plan, &mut holders, kept, &token),
+                false => Vec::new(),
+            };
             plan.resolutions.push(Resolution {
-                kept: kept.clone(),
+                kept: plan.tokens[kept].0.clone(),
                 dropped: at,
                 field: field.name(),
+                filled,
             });
             continue;
         }
@@ -148,13 +164,40 @@ fn keep_first(plan: &mut Plan, candidates: Vec<(RowRef, Token)>) {
             token.set(Field::Id, None);
             plan.new_ids.push(at.clone());
         }
-        for f in UNIQUE_FIELDS {
-            if let Some(value) = token.get(f) {
-                holders.insert((f, value.to_owned()), at.clone());
-            }
-        }
+        hold(&mut holders, &token, plan.tokens.len());
         plan.tokens.push((at, token));
     }
+}
+
+fn hold(holders: &mut Holders, token: &Token, index: usize) {
+    for f in UNIQUE_FIELDS {
+        if let Some(value) = token.get(f) {
+            holders.insert((f, value.to_owned()), index);
+        }
+    }
+}
+
+/// Fills the kept token's absent fields from a row left out for it: never the id, and a
+/// key value only if no kept token holds it. Returns the fields filled.
+fn fill_absent(
+    plan: &mut Plan,
+    holders: &mut Holders,
+    kept: usize,
+    dropped: &Token,
+) -> Vec<&'static str> {
+    let mut filled = Vec::new();
+    for f in Field::ALL.into_iter().filter(|&f| f != Field::Id) {
+        let Some(value) = dropped.get(f) else {
+            continue;
+        };
+        let held = UNIQUE_FIELDS.contains(&f) && holders.contains_key(&(f, value.to_owned()));
+        if plan.tokens[kept].1.get(f).is_none() && !held {
+            plan.tokens[kept].1.set(f, Some(value));
+            filled.push(f.name());
+        }
+    }
+    hold(holders, &plan.tokens[kept].1.clone(), kept);
+    filled
 }
 
 /// The token as the destination must hold it, with the id it was given.
@@ -166,29 +209,53 @@ fn expected(token: &Token, id: &str) -> Token {
 pub const BATCH: usize = 1000;
 
 /// Writes the plan into `dest`, which must be empty or hold only tokens of this
-/// migration (an earlier, interrupted run), [`BATCH`] tokens per call of `save_batch`
-/// (one transaction where the store can, as `SqliteStore::save_all`; see
-/// [`one_by_one`]), then verifies that every token is found by its id and by its key
-/// with the same fields, and that the counts match. `progress` gets the tokens written.
+/// migration (an earlier, interrupted run, whose tokens are not written again),
+/// [`BATCH`] tokens per call of `save_batch` (one transaction where the store can, as
+/// `SqliteStore::import`; see [`one_by_one`]), then verifies that every token is
+/// found by its id and by its key with the same fields, and that the counts match.
+/// Tokens that keep their id are written before those the store numbers, so that a
+/// drawn id never takes one a later token keeps. `progress` gets the tokens present.
 pub async fn write<S: TokenStore + ?Sized>(
     plan: &Plan,
     dest: &S,
     mut save_batch: impl AsyncFnMut(&[Token]) -> Result<Vec<String>, StoreError>,
     mut progress: impl FnMut(u64),
 ) -> Result<(), MigrateError> {
-    let before = dest.get_tokens().await?;
-    let planned = Planned::of(plan);
-    let foreign = before.iter().filter(|row| !planned.holds(row)).count();
-    if foreign > 0 {
-        return Err(MigrateError::NotEmpty(foreign));
+    let mut ids = present(plan, &dest.get_tokens().await?)?;
+    let (numbered, unnumbered): (Vec<usize>, Vec<usize>) = (0..plan.tokens.len())
+        .filter(|&i| ids[i].is_none())
+        .partition(|&i| plan.tokens[i].1.id().is_some());
+    let mut done = (plan.tokens.len() - numbered.len() - unnumbered.len()) as u64;
+    progress(done);
+    for chunk in numbered.chunks(BATCH).chain(unnumbered.chunks(BATCH)) {
+        let tokens: Vec<Token> = chunk.iter().map(|&i| plan.tokens[i].1.clone()).collect();
+        let saved = save_batch(&tokens).await?;
+        for (&i, id) in chunk.iter().zip(saved) {
+            ids[i] = Some(id);
+        }
+        done += chunk.len() as u64;
+        progress(done);
     }
-    let mut ids = Vec::with_capacity(plan.tokens.len());
-    for chunk in plan.tokens.chunks(BATCH) {
-        let tokens: Vec<Token> = chunk.iter().map(|(_, token)| token.clone()).collect();
-        ids.extend(save_batch(&tokens).await?);
-        progress(ids.len() as u64);
-    }
+    let ids: Vec<String> = ids.into_iter().map(Option::unwrap_or_default).collect();
     verify(plan, dest, &ids).await
+}
+
+/// The id under which each planned token is in the destination already (left by an
+/// interrupted run), or an error if the destination holds a row the plan does not.
+fn present(plan: &Plan, rows: &[Token]) -> Result<Vec<Option<String>>, MigrateError> {
+    let planned = Planned::of(plan);
+    let mut ids = vec![None; plan.tokens.len()];
+    let mut foreign = 0;
+    for row in rows {
+        match planned.index_of(row) {
+            Some(i) => ids[i] = row.id().map(str::to_owned),
+            None => foreign += 1,
+        }
+    }
+    match foreign {
+        0 => Ok(ids),
+        n => Err(MigrateError::NotEmpty(n)),
+    }
 }
 
 /// The batch writer of a store without one: a `save_token` per token.
@@ -203,56 +270,78 @@ pub async fn one_by_one<S: TokenStore + ?Sized>(
     Ok(ids)
 }
 
-/// The plan's tokens by id and by key value, to tell in one lookup whether a
-/// destination row is one the plan writes (left by an interrupted run).
+/// The plan's tokens by id and by key value, to tell in one lookup which planned token
+/// a destination row is (left by an interrupted run).
 struct Planned<'a> {
-    by_value: HashMap<(Field, &'a str), &'a Token>,
+    plan: &'a Plan,
+    by_value: HashMap<(Field, &'a str), usize>,
 }
 
 impl<'a> Planned<'a> {
     fn of(plan: &'a Plan) -> Self {
         let mut by_value = HashMap::new();
-        for (_, token) in &plan.tokens {
+        for (i, (_, token)) in plan.tokens.iter().enumerate() {
             for f in UNIQUE_FIELDS {
                 if let Some(value) = token.get(f) {
-                    by_value.insert((f, value), token);
+                    by_value.insert((f, value), i);
                 }
             }
         }
-        Planned { by_value }
+        Planned { plan, by_value }
     }
 
-    fn holds(&self, row: &Token) -> bool {
+    fn index_of(&self, row: &Token) -> Option<usize> {
         let id = row.id().unwrap_or_default();
         UNIQUE_FIELDS
             .into_iter()
-            .filter_map(|f| self.by_value.get(&(f, row.get(f)?)))
-            .any(|token| token.id().is_none_or(|own| own == id) && *row == expected(token, id))
+            .filter_map(|f| self.by_value.get(&(f, row.get(f)?)).copied())
+            .find(|&i| {
+                let token = &self.plan.tokens[i].1;
+                token.id().is_none_or(|own| own == id) && *row == expected(token, id)
+            })
     }
 }
+
+/// Lookups in flight at once while verifying: a server store answers them on several
+/// connections (the MySQL store's pool has eight); an embedded one takes them in turn.
+const VERIFY_IN_FLIGHT: usize = 16;
 
 async fn verify<S: TokenStore + ?Sized>(
     plan: &Plan,
     dest: &S,
     ids: &[String],
 ) -> Result<(), MigrateError> {
-    for ((at, token), id) in plan.tokens.iter().zip(ids) {
-        let want = expected(token, id);
-        let by_id = dest.find_token_by_id(id).await?;
-        let mut probe = token.clone();
-        probe.set(Field::Id, None);
-        let by_key = dest.find_token(&probe).await?;
-        if by_id.as_ref() != Some(&want) || by_key.as_ref() != Some(&want) {
-            return Err(MigrateError::Verify(format!(
-                "{at} is not found whole by its id and its key"
-            )));
-        }
-    }
+    use futures_util::{StreamExt, TryStreamExt};
+    futures_util::stream::iter(plan.tokens.iter().zip(ids))
+        .map(|((at, token), id)| verify_one(dest, at, token, id))
+        .buffer_unordered(VERIFY_IN_FLIGHT)
+        .try_collect::<()>()
+        .await?;
     let count = dest.get_tokens().await?.len();
     if count != plan.tokens.len() {
         return Err(MigrateError::Verify(format!(
             "the destination holds {count} tokens, {} were copied",
             plan.tokens.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The token is found whole by its id and by its key.
+async fn verify_one<S: TokenStore + ?Sized>(
+    dest: &S,
+    at: &RowRef,
+    token: &Token,
+    id: &str,
+) -> Result<(), MigrateError> {
+    let want = expected(token, id);
+    let by_id = dest.find_token_by_id(id).await?;
+    let mut probe = token.clone();
+    probe.set(Field::Id, None);
+    let by_key = dest.find_token(&probe).await?;
+    if by_id.as_ref() != Some(&want) || by_key.as_ref() != Some(&want) {
+        return Err(MigrateError::Verify(format!(
+            "{at} is not found whole by its id and its key"
         )));
     }
     Ok(())
@@ -270,8 +359,12 @@ pub fn describe(plan: &Plan) -> String {
         plan.new_ids.len()
     );
     for r in &plan.resolutions {
+        let filled = match r.filled.is_empty() {
+            true => String::new(),
+            false => format!("; filled its {} from it", r.filled.join(", ")),
+        };
         out.push_str(&format!(
-            "left out: {} (shares {} with {}, kept)\n",
+            "left out: {} (shares {} with {}, kept{filled})\n",
             r.dropped, r.field, r.kept
         ));
     }
@@ -301,7 +394,7 @@ mod tests {
 
     fn planned(policy: OnDuplicate, rows: Vec<(RowRef, Token)>) -> Plan {
         let mut plan = Plan::default();
-        resolve(&mut plan, rows, policy);
+        resolve(&mut plan, rows, policy, false);
         plan
     }
 
@@ -342,6 +435,72 @@ mod tests {
             vec![3]
         );
         assert_eq!(plan.tokens[1].1.id(), None);
+    }
+
+    #[test]
+    fn fill_takes_absent_fields_from_the_dropped_row_but_never_a_held_value() {
+        use Field::*;
+        let rows = vec![
+            candidate(1, &[(Id, "1"), (UserName, "u"), (RefreshToken, "r1")]),
+            candidate(
+                2,
+                &[
+                    (Id, "2"),
+                    (UserName, "u"),
+                    (RefreshToken, "r2"),
+                    (AccessToken, "a3"),
+                    (GrantToken, "g2"),
+                    (ClientSecret, "s"),
+                ],
+            ),
+            candidate(3, &[(Id, "3"), (UserName, "w"), (AccessToken, "a3")]),
+        ];
+        let mut plan = Plan::default();
+        resolve(&mut plan, rows.clone(), OnDuplicate::KeepFirst, true);
+        let kept = &plan.tokens[0].1;
+        assert_eq!(kept.get(GrantToken), Some("g2"));
+        assert_eq!(kept.get(ClientSecret), Some("s"));
+        assert_eq!(
+            kept.get(RefreshToken),
+            Some("r1"),
+            "a present field is kept"
+        );
+        assert_eq!(
+            plan.resolutions[0].filled,
+            vec!["client_secret", "access_token", "grant_token"]
+        );
+        // Row 3 now shares the access token filled into row 1, and is left out for it.
+        assert_eq!(plan.resolutions[1].dropped.row, 3);
+        assert_eq!(plan.resolutions[1].field, "access_token");
+        let mut unfilled = Plan::default();
+        resolve(&mut unfilled, rows, OnDuplicate::KeepFirst, false);
+        assert_eq!(unfilled.tokens[0].1.get(GrantToken), None);
+        assert!(unfilled.resolutions[0].filled.is_empty());
+        assert_eq!(unfilled.tokens.len(), 2);
+    }
+
+    #[test]
+    fn a_drawn_id_never_takes_the_id_a_later_row_keeps() {
+        use Field::*;
+        let plan = planned(
+            OnDuplicate::Fail,
+            vec![
+                candidate(1, &[(UserName, "a"), (RefreshToken, "ra")]),
+                candidate(2, &[(Id, "1"), (UserName, "b"), (RefreshToken, "rb")]),
+                candidate(3, &[(Id, "2"), (UserName, "c"), (RefreshToken, "rc")]),
+            ],
+        );
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let store = crate::SqliteStore::open(dir.path().join("t.db")).expect("a store");
+        let batch = async |tokens: &[Token]| store.import(tokens);
+        tokenstore_harness::runtime()
+            .block_on(write(&plan, &store, batch, |_| ()))
+            .expect("written and verified");
+        let first = tokenstore_harness::runtime()
+            .block_on(store.find_token(&Token::new().with(UserName, "a")))
+            .expect("a lookup")
+            .expect("row 1 is there");
+        assert!(!["1", "2"].contains(&first.id().unwrap_or_default()));
     }
 
     #[test]

@@ -253,6 +253,9 @@ fn row_to_token(mut row: Row) -> Result<Token, StoreError> {
 }
 
 impl MysqlStore {
+    /// The SDK's table, which [`MysqlStore::connect`] uses.
+    pub const TABLE: &'static str = TABLE;
+
     /// Connects to the database in `url` and uses its `oauthtoken` table, creating it
     /// if absent.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -288,11 +291,13 @@ impl MysqlStore {
         self.server.conn().await
     }
 
-    /// Inserts many new tokens in one transaction, 500 rows a statement, with ids drawn
-    /// as one block from the sequence: how an empty store is filled from another, or
-    /// for a benchmark. Every token must be insertable and hold no key value that a
-    /// stored row (or another imported token) holds; all or nothing.
-    pub async fn import(&self, tokens: &[Token]) -> Result<(), StoreError> {
+    /// Inserts many new tokens in one transaction, 500 rows a statement: how an empty
+    /// store is filled from another (`tokenstore migrate`), or for a benchmark. A token
+    /// keeps its id if it has one; the others get ids drawn as one block from the
+    /// sequence (see [`MysqlStore::draw_ids`]). Every token must be insertable and hold
+    /// no key value or id that a stored row (or another imported token) holds; all or
+    /// nothing. Returns the ids, in the tokens' order.
+    pub async fn import(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {
         for token in tokens {
             self.capabilities().limits.check(token)?;
             if !insertable(token) {
@@ -304,29 +309,14 @@ impl MysqlStore {
             .start_transaction(TxOpts::default())
             .await
             .map_err(|e| backend("begin a transaction", e))?;
+        let ids = self.draw_ids(&mut tx, tokens).await?;
         let t = &self.table;
-        tx.query_drop(format!(
-            "UPDATE {t}_seq SET n = LAST_INSERT_ID(n + {}) WHERE one = 1",
-            tokens.len()
-        ))
-        .await
-        .map_err(|e| backend("draw ids", e))?;
-        let last: u64 = tx
-            .query_first("SELECT LAST_INSERT_ID()")
-            .await
-            .map_err(|e| backend("draw ids", e))?
-            .unwrap_or_default();
-        let first = last + 1 - tokens.len() as u64;
-        for (chunk_no, chunk) in tokens.chunks(500).enumerate() {
+        for (chunk, ids) in tokens.chunks(500).zip(ids.chunks(500)) {
             let marks = vec![format!("({})", ["?"; 10].join(", ")); chunk.len()].join(", ");
             let statement = format!("INSERT INTO {t} ({}) VALUES {marks}", sql::columns());
             let mut values = Vec::with_capacity(chunk.len() * 10);
-            for (i, token) in chunk.iter().enumerate() {
-                let n = first + (chunk_no * 500 + i) as u64;
-                let row = match token.id() {
-                    Some(_) => token.clone(),
-                    None => token.clone().with(Field::Id, &n.to_string()),
-                };
+            for (token, id) in chunk.iter().zip(ids) {
+                let row = token.clone().with(Field::Id, id);
                 values.extend(row.to_row().map(|v| v.map_or(Value::NULL, Value::from)));
             }
             tx.exec_drop(statement, Params::Positional(values))
@@ -341,7 +331,77 @@ impl MysqlStore {
                     _ => backend("import tokens", e),
                 })?;
         }
-        tx.commit().await.map_err(|e| backend("commit", e))
+        tx.commit().await.map_err(|e| backend("commit", e))?;
+        Ok(ids)
+    }
+
+    /// The ids of imported tokens: a token's own, or one drawn from the sequence. The
+    /// sequence is first moved past the largest numeric id the tokens keep (so that a
+    /// drawn id is never one a token keeps), then drawn as blocks; ids a stored row
+    /// holds are skipped.
+    async fn draw_ids(
+        &self,
+        tx: &mut mysql_async::Transaction<'_>,
+        tokens: &[Token],
+    ) -> Result<Vec<String>, StoreError> {
+        let t = &self.table;
+        let kept = tokens
+            .iter()
+            .filter_map(|token| token.id()?.parse::<u64>().ok());
+        tx.exec_drop(
+            format!("UPDATE {t}_seq SET n = GREATEST(n, ?) WHERE one = 1"),
+            (kept.max().unwrap_or(0),),
+        )
+        .await
+        .map_err(|e| backend("draw ids", e))?;
+        let needed = tokens.iter().filter(|token| token.id().is_none()).count();
+        let mut drawn = std::collections::VecDeque::with_capacity(needed);
+        while drawn.len() < needed {
+            let count = needed - drawn.len();
+            tx.query_drop(format!(
+                "UPDATE {t}_seq SET n = LAST_INSERT_ID(n + {count}) WHERE one = 1"
+            ))
+            .await
+            .map_err(|e| backend("draw ids", e))?;
+            let last: u64 = tx
+                .query_first("SELECT LAST_INSERT_ID()")
+                .await
+                .map_err(|e| backend("draw ids", e))?
+                .unwrap_or_default();
+            let block: Vec<String> = (last + 1 - count as u64..=last)
+                .map(|n| n.to_string())
+                .collect();
+            let taken = self.stored_ids(tx, &block).await?;
+            drawn.extend(block.into_iter().filter(|id| !taken.contains(id)));
+        }
+        Ok(tokens
+            .iter()
+            .map(|token| match token.id() {
+                Some(id) => id.to_owned(),
+                None => drawn.pop_front().unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// Which of `ids` a stored row holds.
+    async fn stored_ids(
+        &self,
+        tx: &mut mysql_async::Transaction<'_>,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut taken = std::collections::HashSet::new();
+        for chunk in ids.chunks(1000) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let found: Vec<String> = tx
+                .exec(
+                    format!("SELECT id FROM {} WHERE id IN ({marks})", self.table),
+                    chunk.to_vec(),
+                )
+                .await
+                .map_err(|e| backend("draw ids", e))?;
+            taken.extend(found);
+        }
+        Ok(taken)
     }
 
     async fn create_tables(&self) -> Result<(), StoreError> {

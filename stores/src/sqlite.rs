@@ -93,19 +93,22 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Saves many tokens in one transaction (as `save_token` would, one by one): how a
-    /// store is filled from another, or for a benchmark. All or nothing.
-    pub fn import(&self, tokens: &[Token]) -> Result<(), StoreError> {
+    /// Saves many tokens in one transaction, as `save_token` would one by one: how a
+    /// store is filled from another (`tokenstore migrate`), or for a benchmark. All or
+    /// nothing. Returns the ids, in the tokens' order.
+    pub fn import(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {
         let limits = self.capabilities().limits;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| backend("begin a transaction", e))?;
+        let mut ids = Vec::with_capacity(tokens.len());
         for token in tokens {
             limits.check(token)?;
-            self.save(&tx, token)?;
+            ids.push(self.save(&tx, token)?);
         }
-        tx.commit().map_err(|e| backend("commit", e))
+        tx.commit().map_err(|e| backend("commit", e))?;
+        Ok(ids)
     }
 
     fn init(
@@ -184,24 +187,6 @@ impl SqliteStore {
             .and_then(|mut st| st.execute(params_from_iter(row.to_row())))
             .map_err(|e| backend("insert a token", e))?;
         Ok(id)
-    }
-
-    /// Saves each token as `save_token` does, all in one transaction: all of them or, on
-    /// the first error, none. For bulk loads (`tokenstore migrate`), where a transaction
-    /// per token would spend its time flushing the disk.
-    pub fn save_all(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {
-        let limits = self.capabilities().limits;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| backend("begin a transaction", e))?;
-        let mut ids = Vec::with_capacity(tokens.len());
-        for token in tokens {
-            limits.check(token)?;
-            ids.push(self.save(&tx, token)?);
-        }
-        tx.commit().map_err(|e| backend("commit", e))?;
-        Ok(ids)
     }
 
     /// The next id from the sequence, skipping ids that callers chose themselves.

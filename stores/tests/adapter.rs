@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokenstore_harness::libtest_mimic::{Arguments, Completion, Failed, Trial, run};
 use tokenstore_harness::{Field, RunReport, Settings, Suite, Token, TokenStore, runtime};
+use tokenstore_stores::audit::{AuditSource, FindingKind, audit};
 use tokenstore_stores::{AdapterStore, FileStore, adapter_factory};
 
 const PYTHON_VAR: &str = "TOKENSTORE_PYTHON";
@@ -168,53 +169,131 @@ fn sdk_file_store(python: &str) -> Result<(), Failed> {
     readme_records("FileStore", SDK_FILE_STORE_FAILS)
 }
 
-/// `tokenstore audit` on a file the SDK's own FileStore filled, through the calls its known
-/// bugs turn into damage (adapters/python/sdk_damage.py): it finds each, by row and field,
-/// and leaves the file as it was.
-fn audit_sdk_file_store_data(python: &str) -> Result<(), Failed> {
-    use tokenstore_stores::audit::{AuditSource, FindingKind, audit};
-    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-    let path = dir.path().join("tokens.csv");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../adapters/python/sdk_damage.py"
-    );
+/// What an audit found: (kind, field, row numbers), one per finding.
+type Found = Vec<(FindingKind, Option<&'static str>, Vec<u64>)>;
+
+/// Fills a file or table through the SDK's own store, with the calls its known bugs turn
+/// into damage (adapters/python/sdk_damage.py with `args`).
+fn sdk_damage(python: &str, args: &[&str]) -> Result<(), Failed> {
     let made = std::process::Command::new(python)
-        .arg(script)
-        .arg(&path)
+        .arg(format!("{}/sdk_damage.py", shim_dir()))
+        .args(args)
+        .env("PYTHONPATH", shim_dir())
         .output()
         .map_err(|e| Failed::from(e.to_string()))?;
-    if !made.status.success() {
-        return Err(String::from_utf8_lossy(&made.stderr).into_owned().into());
+    match made.status.success() {
+        true => Ok(()),
+        false => Err(String::from_utf8_lossy(&made.stderr).into_owned().into()),
     }
-    let before = std::fs::read(&path).map_err(|e| Failed::from(e.to_string()))?;
-    let source = AuditSource::Csv(path.clone());
+}
+
+/// The audit's row count and findings.
+fn audited(source: &AuditSource) -> Result<(u64, Found), Failed> {
     let report = runtime()
-        .block_on(audit(&source, tokenstore_harness::Limits::NONE))
+        .block_on(audit(source, tokenstore_harness::Limits::NONE))
         .map_err(|e| Failed::from(e.to_string()))?;
-    let found: Vec<_> = report
+    let found = report
         .findings
         .iter()
-        .map(|f| {
-            (
-                f.kind,
-                f.field,
-                f.rows.iter().map(|r| r.row).collect::<Vec<_>>(),
-            )
-        })
+        .map(|f| (f.kind, f.field, f.rows.iter().map(|r| r.row).collect()))
         .collect();
-    let expected = vec![
-        (FindingKind::SharedKey, Some("refresh_token"), vec![2, 13]),
-        (FindingKind::SharedKey, Some("user_name"), vec![5, 15]),
-        (FindingKind::MalformedExpiry, Some("expiry_time"), vec![14]),
-    ];
-    if found != expected || report.rows != 15 {
-        return Err(format!("{} rows, found {found:?}", report.rows).into());
+    Ok((report.rows, found))
+}
+
+/// `tokenstore migrate --on-duplicate newest` of `source` into the empty `dest` with
+/// its batch writer: the rows left out are `dropped`, every kept token is copied and
+/// verified, and a second run changes nothing.
+async fn migrated<S: TokenStore>(
+    source: &AuditSource,
+    dest: &S,
+    mut batch: impl AsyncFnMut(&[Token]) -> Result<Vec<String>, tokenstore_harness::StoreError>,
+    dropped: &[u64],
+) -> Result<(), Failed> {
+    use tokenstore_stores::migrate::{OnDuplicate, plan, write};
+    let fail = |e: &dyn std::fmt::Display| Failed::from(e.to_string());
+    let plan = plan(source, OnDuplicate::Newest, false)
+        .await
+        .map_err(|e| fail(&e))?;
+    let mut left_out: Vec<u64> = plan.resolutions.iter().map(|r| r.dropped.row).collect();
+    left_out.sort();
+    if left_out != dropped {
+        return Err(format!("left out rows {left_out:?}, expected {dropped:?}").into());
     }
-    if std::fs::read(&path).ok() != Some(before) {
-        return Err("the audit changed the file".into());
+    write(&plan, dest, &mut batch, |_| ())
+        .await
+        .map_err(|e| fail(&e))?;
+    let first = dest.get_tokens().await.map_err(|e| fail(&e))?;
+    write(&plan, dest, &mut batch, |_| ())
+        .await
+        .map_err(|e| fail(&e))?;
+    let second = dest.get_tokens().await.map_err(|e| fail(&e))?;
+    if first.len() != plan.tokens.len() || first != second {
+        return Err(format!("{} tokens, then {}", first.len(), second.len()).into());
     }
     Ok(())
+}
+
+/// `tokenstore audit` on a file the SDK's own FileStore filled: it finds each damage, by
+/// row and field, and leaves the file as it was; `migrate` resolves it as documented.
+fn audit_sdk_file_store_data(python: &str) -> Result<(), Failed> {
+    let dir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+    let path = dir.path().join("tokens.csv");
+    sdk_damage(python, &[&path.to_string_lossy()])?;
+    let before = std::fs::read(&path).map_err(|e| Failed::from(e.to_string()))?;
+    let source = AuditSource::Csv(path.clone());
+    let expected = vec![
+        (FindingKind::SharedKey, Some("refresh_token"), vec![2, 9]),
+        (FindingKind::SharedKey, Some("user_name"), vec![5, 11]),
+        (FindingKind::MalformedExpiry, Some("expiry_time"), vec![10]),
+    ];
+    let found = audited(&source)?;
+    if found != (11, expected) {
+        return Err(format!("found {found:?}").into());
+    }
+    let dest = tokenstore_stores::SqliteStore::open(dir.path().join("tokens.db"))
+        .map_err(|e| Failed::from(e.to_string()))?;
+    let batch = async |tokens: &[Token]| dest.import(tokens);
+    // Equal expiry times: the greater id wins (rows 9 and 11, ids 9 and 99).
+    runtime().block_on(migrated(&source, &dest, batch, &[2, 5]))?;
+    if std::fs::read(&path).ok() != Some(before) {
+        return Err("the audit or the migration changed the file".into());
+    }
+    Ok(())
+}
+
+/// The same on a table the SDK's own DBStore filled (it refuses inserts after its tenth
+/// row, so it leaves fewer rows), migrated into our MySQL store by its batch writer.
+fn audit_sdk_db_store_data(python: &str) -> Result<(), Failed> {
+    let parts = mysql_parts().ok_or("TOKENSTORE_MYSQL_URL is not set")?;
+    let url = std::env::var("TOKENSTORE_MYSQL_URL").map_err(|e| Failed::from(e.to_string()))?;
+    let [host, db, user, password, port] = &parts;
+    let table = tokenstore_stores::mysql::scratch_table();
+    sdk_damage(python, &["mysql", host, port, db, user, password, &table])?;
+    let source = AuditSource::parse(&url, Some(&table)).map_err(|e| Failed::from(e.to_string()))?;
+    let fail = |e: &dyn std::fmt::Display| Failed::from(e.to_string());
+    let server = tokenstore_stores::MysqlServer::new(&url).map_err(|e| fail(&e))?;
+    let outcome = (|| {
+        let expected = vec![
+            (FindingKind::SharedKey, Some("refresh_token"), vec![3, 10]),
+            (FindingKind::MalformedExpiry, Some("expiry_time"), vec![2]),
+        ];
+        let found = audited(&source)?;
+        if found != (10, expected) {
+            return Err(Failed::from(format!("found {found:?}")));
+        }
+        runtime().block_on(async {
+            let dest = server
+                .store(&format!("{table}_to"))
+                .await
+                .map_err(|e| fail(&e))?;
+            let batch = async |tokens: &[Token]| dest.import(tokens).await;
+            let outcome = migrated(&source, &dest, batch, &[3]).await;
+            dest.drop_tables().await.map_err(|e| fail(&e))?;
+            outcome
+        })
+    })();
+    execute(&server, format!("DROP TABLE IF EXISTS {table}"))?;
+    outcome
 }
 
 /// The README's findings name as many clauses as the run fails, and each of them.
@@ -418,7 +497,7 @@ fn main() -> ExitCode {
         ));
     }
     type Check = fn(&str) -> Result<(), Failed>;
-    let with_sdk: [(&str, Check); 14] = [
+    let with_sdk: [(&str, Check); 15] = [
         ("adapter::python::conforming-store-passes", |p| {
             expect_failures(p, "ConformingStore", &[])
         }),
@@ -500,8 +579,12 @@ fn main() -> ExitCode {
         ),
         ("adapter::python::sdk-file-store-runs", sdk_file_store),
         (
-            "adapter::python::audit-finds-what-the-sdk-file-store-left",
+            "adapter::python::audit-and-migrate-what-the-sdk-file-store-left",
             audit_sdk_file_store_data,
+        ),
+        (
+            "adapter::python::audit-and-migrate-what-the-sdk-db-store-left",
+            audit_sdk_db_store_data,
         ),
         ("adapter::python::sdk-db-store-runs", sdk_db_store),
         (
