@@ -193,3 +193,71 @@ fn verify_checks_the_destinations_engine_and_leaves_the_copy_alone() {
         .collect();
     assert!(leftovers.is_empty(), "the suite left {leftovers:?}");
 }
+
+#[test]
+fn hostile_sources_give_an_error_or_a_listed_row_and_never_a_partial_copy() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let db = dir.path().join("dest.db");
+    let dest = db.display().to_string();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("writes");
+        path.display().to_string()
+    };
+    for (name, bytes) in [
+        (
+            "binary.csv",
+            &b"\x00\xff\x13PK\x03\x04not,a\ntoken,file"[..],
+        ),
+        (
+            "no-expiry.csv",
+            &b"id,user_name,client_id,client_secret,refresh_token,access_token,grant_token\n"[..],
+        ),
+    ] {
+        let out = tokenstore(&["migrate", &write(name, bytes), &dest]);
+        assert_eq!(out.status.code(), Some(3), "{name}: {}", text(&out));
+        assert!(
+            text(&out).contains("not a token CSV file"),
+            "{}",
+            text(&out)
+        );
+        assert!(!db.exists(), "{name}: the destination was created");
+    }
+    let injection = "x'; DROP TABLE oauthtoken; --\"\\\u{0}";
+    let quoted = format!("\"{}\"", injection.replace('"', "\"\""));
+    let csv = format!(
+        "{HEADER}1,u1@x,,,1000.rt1,,,1000,,\n2,u2@x,,,1000.rt2\n3,u3@x,,,1000.rt3,,,1000,,,extra\n\
+         4,{quoted},{quoted},{quoted},{quoted},{quoted},{quoted},{quoted},{quoted},{quoted}\n"
+    );
+    let out = tokenstore(&["migrate", &write("damaged.csv", csv.as_bytes()), &dest]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    for line in [
+        "left out: row 2 (id \"2\") (malformed: 5 fields where the header has 10)",
+        "left out: row 3 (id \"3\") (malformed: 11 fields where the header has 10)",
+        "1 rows do not fit the destination (nothing was written)",
+        "expiry_time is 32 characters long",
+    ] {
+        assert!(text(&out).contains(line), "{}", text(&out));
+    }
+    assert!(
+        !text(&out).contains("DROP"),
+        "a value was shown: {}",
+        text(&out)
+    );
+    assert!(rows(&db).is_empty(), "a refused migration wrote tokens");
+    // Within the SQL stores' limits (expiry_time 20), copied byte for byte.
+    let fitting = csv.replacen(
+        &format!("{quoted},{quoted},{quoted}\n"),
+        &format!("1000,{quoted},{quoted}\n"),
+        1,
+    );
+    let out = tokenstore(&["migrate", &write("fitting.csv", fitting.as_bytes()), &dest]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let kept = rows(&db);
+    let ids: Vec<_> = kept.iter().map(|t| t.id().unwrap_or_default()).collect();
+    assert_eq!(ids, ["1", "4"]);
+    for f in tokenstore_harness::Field::ALL.into_iter().skip(1) {
+        let want = (f != tokenstore_harness::Field::ExpiryTime).then_some(injection);
+        assert_eq!(kept[1].get(f), want.or(Some("1000")), "{f}");
+    }
+}

@@ -45,6 +45,9 @@ pub struct Plan {
     pub tokens: Vec<(RowRef, Token)>,
     /// Rows no store can hold (no key, or no access, refresh or grant token).
     pub unstorable: Vec<RowRef>,
+    /// Rows the source could not read whole, with why (a CSV line with too few or too
+    /// many fields): left out rather than copied in part.
+    pub malformed: Vec<(RowRef, String)>,
     /// Rows that share a key with a kept row, and were left out.
     pub resolutions: Vec<Resolution>,
     /// Rows whose id is empty or taken by another kept row: the store gives them one.
@@ -65,12 +68,23 @@ pub enum MigrateError {
         "the destination holds {0} token(s) that are not the source's: migrate into an empty store"
     )]
     NotEmpty(usize),
+    /// Tokens over the destination's limits: nothing was written.
+    #[error("{} rows do not fit the destination (nothing was written):\n{}", .0.len(), over(.0))]
+    OverLimits(Vec<(RowRef, String)>),
     /// The destination refused or failed a write.
     #[error("the destination failed: {0}")]
     Store(#[from] StoreError),
     /// After the copy, the destination does not hold what was copied.
     #[error("verification failed: {0}")]
     Verify(String),
+}
+
+fn over(rows: &[(RowRef, String)]) -> String {
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|(at, why)| format!("  {at}: {why}"))
+        .collect();
+    lines.join("\n")
 }
 
 fn list(conflicts: &[Resolution]) -> String {
@@ -93,9 +107,10 @@ pub async fn plan(
     let mut take = |row: RawRow| {
         plan.rows += 1;
         let (at, token) = (row_ref(&row), Token::from_row(&row.values));
-        match insertable(&token) {
-            true => candidates.push((at, token)),
-            false => plan.unstorable.push(at),
+        match (row.malformed, insertable(&token)) {
+            (Some(why), _) => plan.malformed.push((at, why)),
+            (None, true) => candidates.push((at, token)),
+            (None, false) => plan.unstorable.push(at),
         }
     };
     source.scan(&mut [&mut take]).await?;
@@ -208,7 +223,8 @@ fn expected(token: &Token, id: &str) -> Token {
 /// How many tokens are written per call of the batch writer.
 pub const BATCH: usize = 1000;
 
-/// Writes the plan into `dest`, which must be empty or hold only tokens of this
+/// Writes the plan into `dest`, which must hold every token within its limits (else
+/// nothing is written) and be empty or hold only tokens of this
 /// migration (an earlier, interrupted run, whose tokens are not written again),
 /// [`BATCH`] tokens per call of `save_batch` (one transaction where the store can, as
 /// `SqliteStore::import`; see [`one_by_one`]), then verifies that every token is
@@ -221,6 +237,15 @@ pub async fn write<S: TokenStore + ?Sized>(
     mut save_batch: impl AsyncFnMut(&[Token]) -> Result<Vec<String>, StoreError>,
     mut progress: impl FnMut(u64),
 ) -> Result<(), MigrateError> {
+    let limits = dest.capabilities().limits;
+    let over: Vec<(RowRef, String)> = plan
+        .tokens
+        .iter()
+        .filter_map(|(at, token)| Some((at.clone(), limits.check(token).err()?.to_string())))
+        .collect();
+    if !over.is_empty() {
+        return Err(MigrateError::OverLimits(over));
+    }
     let mut ids = present(plan, &dest.get_tokens().await?)?;
     let (numbered, unnumbered): (Vec<usize>, Vec<usize>) = (0..plan.tokens.len())
         .filter(|&i| ids[i].is_none())
@@ -351,11 +376,12 @@ async fn verify_one<S: TokenStore + ?Sized>(
 pub fn describe(plan: &Plan) -> String {
     let mut out = format!(
         "{} rows read: {} tokens to copy, {} left out (sharing a key), {} that no store can \
-         hold, {} given a new id\n",
+         hold, {} malformed, {} given a new id\n",
         plan.rows,
         plan.tokens.len(),
         plan.resolutions.len(),
         plan.unstorable.len(),
+        plan.malformed.len(),
         plan.new_ids.len()
     );
     for r in &plan.resolutions {
@@ -372,6 +398,9 @@ pub fn describe(plan: &Plan) -> String {
         out.push_str(&format!(
             "left out: {at} (no key, or no access, refresh or grant token)\n"
         ));
+    }
+    for (at, why) in &plan.malformed {
+        out.push_str(&format!("left out: {at} (malformed: {why})\n"));
     }
     for at in &plan.new_ids {
         out.push_str(&format!("new id: {at} (its id is empty or taken)\n"));
