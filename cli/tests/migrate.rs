@@ -3,26 +3,11 @@
 //! writes; a dry run writes nothing.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
 
 mod common;
 use common::*;
-use tokenstore_harness::{TokenStore, random, runtime};
+use tokenstore_harness::{TokenStore, runtime};
 use tokenstore_stores::SqliteStore;
-
-/// A token file of `n` users, in the SDK FileStore's format.
-fn source(dir: &Path, n: usize) -> String {
-    let mut csv = HEADER.to_owned();
-    for i in 1..=n {
-        csv.push_str(&format!(
-            "{i},user{i}@example.com,1000.cid,secret,1000.rt{i},1000.at{i},,1900000000000,,\n"
-        ));
-    }
-    let path = dir.join("source.csv");
-    std::fs::write(&path, csv).expect("writes");
-    path.display().to_string()
-}
 
 fn rows(db: &Path) -> Vec<tokenstore_harness::Token> {
     runtime().block_on(async {
@@ -31,23 +16,6 @@ fn rows(db: &Path) -> Vec<tokenstore_harness::Token> {
         rows.sort_by(|a, b| a.id().cmp(&b.id()));
         rows
     })
-}
-
-/// Returns once the destination holds `target` rows or more, or the migration ended.
-fn wait_for_rows(db: &Path, target: usize, child: &mut std::process::Child) {
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while std::time::Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
-        let count = rusqlite::Connection::open_with_flags(db, flags).and_then(|c| {
-            c.query_row("SELECT count(*) FROM oauthtoken", [], |r| {
-                r.get::<_, i64>(0)
-            })
-        });
-        if count.is_ok_and(|n| n as usize >= target) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Enough tokens that the copy (in batches of 1 000) takes longer than the first kills.
@@ -59,34 +27,16 @@ fn a_migration_killed_ten_times_and_run_again_has_every_token_once() {
     let src = source(dir.path(), TOKENS);
     let db = dir.path().join("dest.db");
     let dest = db.display().to_string();
-    let mut rng = random::seeded(11);
-    let mut cut_short = 0;
-    for round in 0..10 {
-        let mut child = Command::new(BIN)
-            .args(["migrate", &src, &dest])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starts");
-        // Eight kills once a random number of further batches is in (the writing is
-        // short, and a kill after it would leave nothing for the next ones to cut),
-        // then two at a random time: while reading, writing or verifying.
-        let held = if db.exists() { rows(&db).len() } else { 0 };
-        let batches_left = (TOKENS - held) / 1000;
-        if round < 8 && batches_left >= 2 {
-            let target = held + 1000 * (1 + random::below(&mut rng, batches_left - 1));
-            wait_for_rows(&db, target, &mut child);
-        } else {
-            let after = 20 + random::below(&mut rng, 1500);
-            std::thread::sleep(Duration::from_millis(after as u64));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        if db.exists() {
-            let n = rows(&db).len();
-            cut_short += usize::from(n > 0 && n < TOKENS);
-        }
-    }
+    let count = || {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let count = rusqlite::Connection::open_with_flags(&db, flags).and_then(|c| {
+            c.query_row("SELECT count(*) FROM oauthtoken", [], |r| {
+                r.get::<_, i64>(0)
+            })
+        });
+        count.map_or(0, |n| n as usize)
+    };
+    let cut_short = kill_migrations(&["migrate", &src, &dest], TOKENS, 10, &count);
     assert!(
         cut_short > 0,
         "no kill landed while tokens were being written"

@@ -1,10 +1,13 @@
 //! `tokenstore check` against a real MySQL server: every applicable clause passes and
-//! the password appears nowhere; `tokenstore audit` of a damaged table. Listed as ignored without a server, failing when
-//! MySQL is required (`TOKENSTORE_REQUIRE=mysql`).
+//! the password appears nowhere; `tokenstore audit` of a damaged table; `tokenstore
+//! migrate` into the MySQL store, killed and run again. Listed as ignored without a
+//! server, failing when MySQL is required (`TOKENSTORE_REQUIRE=mysql`).
 
 use std::process::{Command, ExitCode};
 
 use tokenstore_harness::libtest_mimic::{Arguments, Completion, Failed, Trial, run};
+
+mod common;
 
 fn check(args: &[&str], password: &str) -> Result<(), Failed> {
     let out = Command::new(env!("CARGO_BIN_EXE_tokenstore"))
@@ -66,6 +69,60 @@ fn audit_table(url: &str, password: &str) -> Result<(), Failed> {
     })
 }
 
+/// `tokenstore migrate` into the MySQL store, killed five times at random moments and
+/// run again: every token once, the table clean for `audit`, a second run changes nothing.
+fn migrate_killed(url: &str) -> Result<(), Failed> {
+    use mysql_async::prelude::Queryable;
+    const TOKENS: usize = 20_000;
+    let fail = |e: &dyn std::fmt::Display| Failed::from(e.to_string());
+    let dir = tempfile::tempdir().map_err(|e| fail(&e))?;
+    let src = common::source(dir.path(), TOKENS);
+    let table = format!("migrate_{}", std::process::id());
+    let server = tokenstore_stores::MysqlServer::new(url).map_err(|e| fail(&e))?;
+    let rt = tokenstore_harness::runtime();
+    let count = || -> usize {
+        rt.block_on(async {
+            let mut conn = server.conn().await.ok()?;
+            let n: Option<u64> = conn
+                .query_first(format!("SELECT count(*) FROM {table}"))
+                .await
+                .ok()?;
+            n.map(|n| n as usize)
+        })
+        .unwrap_or(0)
+    };
+    let args = ["migrate", &src, url, "--dest-table", &table];
+    let cut_short = common::kill_migrations(&args, TOKENS, 5, &count);
+    let done = common::tokenstore(&args);
+    let again = common::tokenstore(&args);
+    let (held, audit) = (
+        count(),
+        common::tokenstore(&["audit", url, "--table", &table]),
+    );
+    let _ = rt.block_on(async {
+        let mut conn = server.conn().await?;
+        let drop = format!("DROP TABLE IF EXISTS {table}, {table}_seq");
+        conn.query_drop(drop).await.map_err(|e| fail(&e))
+    });
+    let outcome = format!(
+        "cut short {cut_short}; run: {}; again: {}; audit: {}; rows {held}",
+        common::text(&done),
+        common::text(&again),
+        common::text(&audit)
+    );
+    let copied = format!("copied and verified: {TOKENS} tokens");
+    let ok = cut_short > 0
+        && done.status.success()
+        && again.status.success()
+        && common::text(&again).contains(&copied)
+        && audit.status.success()
+        && held == TOKENS;
+    if !ok {
+        return Err(outcome.into());
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args = Arguments::from_args();
     let url = std::env::var("TOKENSTORE_MYSQL_URL").unwrap_or_default();
@@ -80,6 +137,7 @@ fn main() -> ExitCode {
         "mysql::cli::check-url",
         "mysql::cli::check-from-env",
         "mysql::cli::audit-table",
+        "mysql::cli::migrate-killed",
     ];
     let trials = names
         .into_iter()
@@ -98,6 +156,7 @@ fn main() -> ExitCode {
                 match name {
                     "mysql::cli::check-url" => check(&["check", &url], &password),
                     "mysql::cli::audit-table" => audit_table(&url, &password),
+                    "mysql::cli::migrate-killed" => migrate_killed(&url),
                     _ => check(&["check", "mysql", "--require", "mysql"], &password),
                 }
             })
