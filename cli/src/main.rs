@@ -176,23 +176,6 @@ enum Command {
         #[arg(long, conflicts_with = "dry_run")]
         verify: bool,
     },
-    /// (Used by durability.crash.) Open a store and save tokens in a loop, printing
-    /// `ack <n> <id>` after each acknowledged save, until killed.
-    #[command(hide = true)]
-    CrashWriter {
-        /// The SQLite database file.
-        #[arg(long)]
-        sqlite: Option<PathBuf>,
-        /// The CSV token file.
-        #[arg(long)]
-        file: Option<PathBuf>,
-        /// The MySQL table, on the server named by TOKENSTORE_MYSQL_URL.
-        #[arg(long)]
-        mysql_table: Option<String>,
-        /// The number of the first save.
-        #[arg(long, default_value_t = 0)]
-        from: u64,
-    },
 }
 
 /// What `--require` may name (the same names as TOKENSTORE_REQUIRE).
@@ -327,6 +310,10 @@ impl RunArgs {
 }
 
 fn main() -> ExitCode {
+    // durability.crash runs this program as its writer: `tokenstore crash-writer …`.
+    if let Some(code) = tokenstore_stores::crash_writer::main_if_asked() {
+        return code;
+    }
     tokenstore_harness::notes_to_stderr();
     let cli = Cli::parse();
     if let Some(name) = mysql_server::unknown_required() {
@@ -452,12 +439,6 @@ fn main() -> ExitCode {
             sdk_limits,
             format,
         } => audit::run(&source, table.as_deref(), sdk_limits, format),
-        Command::CrashWriter {
-            sqlite,
-            file,
-            mysql_table,
-            from,
-        } => crash_writer(sqlite, file, mysql_table, from),
     }
 }
 
@@ -562,25 +543,6 @@ fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, Exit> {
             } else {
                 Ok(Resolved::Unavailable(why))
             }
-        }
-    }
-}
-
-/// The child process of durability.crash.
-fn crash_writer(
-    sqlite: Option<PathBuf>,
-    file: Option<PathBuf>,
-    mysql_table: Option<String>,
-    from: u64,
-) -> ExitCode {
-    use tokenstore_stores::crash_writer::{Target, run};
-    match (sqlite, file, mysql_table) {
-        (Some(path), _, _) => run(&Target::Sqlite(path), from),
-        (None, Some(path), _) => run(&Target::File(path), from),
-        (None, None, Some(table)) => run(&Target::MysqlTable(table), from),
-        (None, None, None) => {
-            eprintln!("error: name a store: --sqlite PATH, --file PATH or --mysql-table TABLE");
-            Exit::Usage.into()
         }
     }
 }

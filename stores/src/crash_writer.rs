@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use tokenstore_harness::{crash_writer, runtime};
 
-use crate::{FileStore, MysqlServer, SqliteStore, mysql_server};
+use crate::{FileStore, MysqlServer, PostgresServer, SqliteStore, mysql_server, postgres};
 
 /// The first word of a writer's command line.
 pub const SUBCOMMAND: &str = "crash-writer";
@@ -22,6 +22,8 @@ pub enum Target {
     File(PathBuf),
     /// A table on the server named by `TOKENSTORE_MYSQL_URL`.
     MysqlTable(String),
+    /// A schema on the server named by `TOKENSTORE_POSTGRES_URL`.
+    PostgresSchema(String),
 }
 
 impl Target {
@@ -31,6 +33,7 @@ impl Target {
             Target::Sqlite(p) => ("--sqlite", p.display().to_string()),
             Target::File(p) => ("--file", p.display().to_string()),
             Target::MysqlTable(t) => ("--mysql-table", t.clone()),
+            Target::PostgresSchema(s) => ("--postgres-schema", s.clone()),
         };
         vec![
             flag.to_owned(),
@@ -53,6 +56,12 @@ pub fn run(target: &Target, from: u64) -> ExitCode {
                     .map_err(|_| format!("{} is not set", mysql_server::URL_VAR))?;
                 let server = MysqlServer::new(&url).map_err(|e| e.to_string())?;
                 crash_writer(|| server.store(table), from).await
+            }
+            Target::PostgresSchema(schema) => {
+                let url = std::env::var(postgres::URL_VAR)
+                    .map_err(|_| format!("{} is not set", postgres::URL_VAR))?;
+                let server = PostgresServer::new(&url).map_err(|e| e.to_string())?;
+                crash_writer(|| server.store(schema), from).await
             }
         }
     });
@@ -91,11 +100,14 @@ fn parse(args: &[String]) -> Result<(Target, u64), String> {
             "--sqlite" => target = Some(Target::Sqlite(value.into())),
             "--file" => target = Some(Target::File(value.into())),
             "--mysql-table" => target = Some(Target::MysqlTable(value.clone())),
+            "--postgres-schema" => target = Some(Target::PostgresSchema(value.clone())),
             "--from" => from = value.parse().map_err(|_| "--from takes a number")?,
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
-    let target = target.ok_or("name a store: --sqlite PATH, --file PATH or --mysql-table TABLE")?;
+    let target = target.ok_or(
+        "name a store: --sqlite PATH, --file PATH, --mysql-table TABLE or --postgres-schema SCHEMA",
+    )?;
     Ok((target, from))
 }
 
@@ -109,6 +121,7 @@ mod tests {
             Target::Sqlite("/tmp/a b/tokens.db".into()),
             Target::File("tokens.csv".into()),
             Target::MysqlTable("tokenstore_1".into()),
+            Target::PostgresSchema("tokenstore_2".into()),
         ] {
             assert_eq!(parse(&target.args(7)), Ok((target, 7)));
         }

@@ -28,9 +28,11 @@ pub mod mutants;
 pub mod mysql;
 #[cfg(feature = "mysql")]
 pub mod mysql_server;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "cli")]
 mod spec;
-#[cfg(any(feature = "sqlite", feature = "mysql"))]
+#[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -45,10 +47,12 @@ pub use memory::MemoryStore;
 pub use mysql::{MysqlServer, MysqlStore};
 #[cfg(feature = "mysql")]
 pub use mysql_server::MysqlSource;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresServer, PostgresStore};
 #[cfg(feature = "cli")]
 pub use spec::{
     STORE_FORMS, StoreSpec, UnknownStore, adapter_factory, file_factory, mysql_factory,
-    sqlite_factory,
+    postgres_factory, sqlite_factory,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

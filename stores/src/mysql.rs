@@ -13,7 +13,7 @@ use tokenstore_harness::{
     Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
 };
 
-use crate::sql::{self, Statements, TABLE};
+use crate::sql::{self, Marks, Statements, TABLE};
 
 /// Connections per pool. The pool never holds fewer than it may open, so a store used
 /// one call at a time reuses its connections instead of opening new ones (the
@@ -88,7 +88,7 @@ impl MysqlServer {
     /// A store on `table` (and `<table>_seq`), created if absent.
     pub async fn store(&self, table: &str) -> Result<MysqlStore, StoreError> {
         check_table_name(table)?;
-        let sql = Statements::new(table);
+        let sql = Statements::new(table, Marks::Question);
         let store = MysqlStore {
             lock_by: Field::ALL.map(|f| format!("{} FOR UPDATE", sql.select_by(f))),
             next_id: format!("UPDATE {table}_seq SET n = LAST_INSERT_ID(n + 1) WHERE one = 1"),
@@ -483,7 +483,7 @@ impl MysqlStore {
         let id = match target {
             Some(row) => {
                 let id = row.id().unwrap_or_default().to_owned();
-                if let Some((update, values)) = sql::update_of(&self.table, token, &id) {
+                if let Some((update, values)) = sql::update_of(&self.table, token, &id, Marks::Question) {
                     tx.exec_drop(update, params(values.into_iter().map(Some)))
                         .await
                         .map_err(retry_or_fail("update a token"))?;

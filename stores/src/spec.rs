@@ -10,8 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokenstore_harness::{Factory, Fixture, StoreError, TokenStore, factory, fixtures};
 
 use crate::{
-    AdapterStore, FileStore, ListStore, MemoryStore, MysqlServer, SqliteStore, crash_writer,
-    mutants, mysql, mysql_server,
+    AdapterStore, FileStore, ListStore, MemoryStore, MysqlServer, PostgresServer, SqliteStore,
+    crash_writer, mutants, mysql, mysql_server, postgres,
 };
 
 /// A store named on the command line: `memory`, `list`, `sqlite`, `sqlite:DIR`,
@@ -44,6 +44,13 @@ pub enum StoreSpec {
         /// The URL without its password, for reports.
         location: String,
     },
+    /// A new schema per fresh store, dropped after use; the URL is kept as for MySQL.
+    Postgres {
+        /// The server's URL, with its password.
+        url: SecretString,
+        /// The URL without its password, for reports.
+        location: String,
+    },
     /// A store in another language behind an adapter process (`--adapter -- CMD…`):
     /// a pool of processes, each given a fresh store (`fresh`) for each check.
     Adapter(Vec<String>),
@@ -55,7 +62,8 @@ pub enum StoreSpec {
 impl PartialEq for StoreSpec {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
-            (StoreSpec::Mysql { url: a, .. }, StoreSpec::Mysql { url: b, .. }) => {
+            (StoreSpec::Mysql { url: a, .. }, StoreSpec::Mysql { url: b, .. })
+            | (StoreSpec::Postgres { url: a, .. }, StoreSpec::Postgres { url: b, .. }) => {
                 a.expose_secret() == b.expose_secret()
             }
             (StoreSpec::SqliteFile { dir: a }, StoreSpec::SqliteFile { dir: b }) => a == b,
@@ -70,6 +78,7 @@ impl PartialEq for StoreSpec {
 /// Every form of store the command line takes, for errors and `--help`.
 pub const STORE_FORMS: &str = "memory, list, sqlite, sqlite:DIR, sqlite::memory:, file, \
      file:DIR, mysql (the server in TOKENSTORE_MYSQL_URL), mysql://USER:PASSWORD@HOST:PORT/DB, \
+     postgres (the server in TOKENSTORE_POSTGRES_URL), postgres://USER:PASSWORD@HOST:PORT/DB, \
      mutant:NAME (see `tokenstore mutants`), or --adapter -- COMMAND… for a store in another \
      language";
 
@@ -82,7 +91,7 @@ pub enum UnknownStore {
     /// A mutant name that is no mutant.
     #[error("unknown mutant {0:?}: expected one of {names}", names = mutants::names())]
     Mutant(String),
-    /// A MySQL URL that cannot be read (the message never repeats it).
+    /// A MySQL or PostgreSQL URL that cannot be read (the message never repeats it).
     #[error("{0}")]
     MysqlUrl(String),
 }
@@ -107,6 +116,15 @@ impl FromStr for StoreSpec {
                 }),
                 Err(e) => Err(UnknownStore::MysqlUrl(e.to_string())),
             },
+            _ if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                match postgres::location_of(s) {
+                    Ok(location) => Ok(StoreSpec::Postgres {
+                        url: SecretString::from(s),
+                        location,
+                    }),
+                    Err(e) => Err(UnknownStore::MysqlUrl(e.to_string())),
+                }
+            }
             _ if s.starts_with("mutant:") => {
                 let name = &s["mutant:".len()..];
                 mutants::Bug::ALL
@@ -133,6 +151,7 @@ impl StoreSpec {
             StoreSpec::List => "list".to_owned(),
             StoreSpec::SqliteFile { .. } | StoreSpec::SqliteMemory => "sqlite".to_owned(),
             StoreSpec::Mysql { .. } => "mysql".to_owned(),
+            StoreSpec::Postgres { .. } => "postgres".to_owned(),
             StoreSpec::File { .. } => "file".to_owned(),
             StoreSpec::Mutant(bug) => format!("mutant:{}", bug.name()),
             StoreSpec::Adapter(_) => "adapter".to_owned(),
@@ -148,6 +167,7 @@ impl StoreSpec {
             }
             StoreSpec::SqliteFile { dir: Some(d) } => format!("a new file under {}", d.display()),
             StoreSpec::Mysql { location, .. } => format!("a new table in {location}"),
+            StoreSpec::Postgres { location, .. } => format!("a new schema in {location}"),
             StoreSpec::File { dir: None } => "a new CSV file in the temporary directory".to_owned(),
             StoreSpec::File { dir: Some(d) } => format!("a new CSV file under {}", d.display()),
             StoreSpec::Mutant(bug) => format!("in memory, with a bug: {}", bug.description()),
@@ -181,6 +201,7 @@ impl StoreSpec {
             }
             StoreSpec::File { dir } => file_factory(dir.unwrap_or_else(std::env::temp_dir), writer),
             StoreSpec::Mysql { url, .. } => mysql_factory(url, writer),
+            StoreSpec::Postgres { url, .. } => postgres_factory(url, writer),
             StoreSpec::Mutant(bug) => mutants::factory(bug),
             StoreSpec::Adapter(command) => adapter_factory(command),
         }
@@ -280,6 +301,42 @@ pub fn mysql_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
             Ok::<_, BoxError>(fixture.with_teardown(async move {
                 if let Err(e) = drop_tables.await {
                     tracing::warn!("warning: could not drop a scratch table: {e}");
+                }
+            }))
+        }
+    })
+}
+
+/// Each fresh store is a new schema on one shared pool; its teardown drops the schema.
+/// A second instance is a new pool on the same schema.
+pub fn postgres_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
+    let server = PostgresServer::new(url.expose_secret()).map_err(|e| e.to_string());
+    fixtures(move || {
+        let (server, url, writer) = (server.clone(), url.clone(), writer.clone());
+        async move {
+            let store = server?.store(&postgres::scratch_schema()).await?;
+            let (schema, drop_schema) = (store.schema().to_owned(), store.drop_schema());
+            let mut fixture = Fixture::new(store);
+            let (again, again_schema) = (url.clone(), schema.clone());
+            fixture = fixture.with_reopen(move || {
+                let (url, schema) = (again.clone(), again_schema.clone());
+                async move { PostgresServer::new(url.expose_secret())?.store(&schema).await }
+            });
+            if let Some(program) = writer {
+                let target = crash_writer::Target::PostgresSchema(schema);
+                fixture = fixture.with_writer(move |from| {
+                    let mut command = std::process::Command::new(&program);
+                    command
+                        .arg(crash_writer::SUBCOMMAND)
+                        .args(target.args(from))
+                        // The URL holds a password: the environment, not the command line.
+                        .env(postgres::URL_VAR, url.expose_secret());
+                    command
+                });
+            }
+            Ok::<_, BoxError>(fixture.with_teardown(async move {
+                if let Err(e) = drop_schema.await {
+                    tracing::warn!("warning: could not drop a scratch schema: {e}");
                 }
             }))
         }

@@ -12,6 +12,25 @@ pub fn columns() -> String {
     Field::ALL.map(Field::name).join(", ")
 }
 
+/// How a driver marks the parameters of a statement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Marks {
+    /// `?` (SQLite, MySQL).
+    Question,
+    /// `$1`, `$2`, … (PostgreSQL).
+    Numbered,
+}
+
+impl Marks {
+    /// The mark of the `n`th parameter, from 1.
+    pub fn mark(self, n: usize) -> String {
+        match self {
+            Marks::Question => "?".to_owned(),
+            Marks::Numbered => format!("${n}"),
+        }
+    }
+}
+
 /// The statements of a SQL store on one table, built once when it opens.
 #[derive(Clone, Debug)]
 pub struct Statements {
@@ -27,15 +46,16 @@ pub struct Statements {
 }
 
 impl Statements {
-    pub fn new(table: &str) -> Self {
+    pub fn new(table: &str, marks: Marks) -> Self {
         let cols = columns();
-        let marks = vec!["?"; Field::ALL.len()].join(", ");
+        let one = marks.mark(1);
+        let all: Vec<String> = (1..=Field::ALL.len()).map(|n| marks.mark(n)).collect();
         Statements {
             select_by: Field::ALL
-                .map(|f| format!("SELECT {cols} FROM {table} WHERE {} = ?", f.name())),
+                .map(|f| format!("SELECT {cols} FROM {table} WHERE {} = {one}", f.name())),
             select_all: format!("SELECT {cols} FROM {table}"),
-            insert: format!("INSERT INTO {table} ({cols}) VALUES ({marks})"),
-            delete_one: format!("DELETE FROM {table} WHERE id = ?"),
+            insert: format!("INSERT INTO {table} ({cols}) VALUES ({})", all.join(", ")),
+            delete_one: format!("DELETE FROM {table} WHERE id = {one}"),
             delete_all: format!("DELETE FROM {table}"),
         }
     }
@@ -61,18 +81,25 @@ pub fn conflicting_field(message: &str) -> Field {
 /// id = ?` for just the columns the token carries (rule 4.4: the others keep their
 /// values), so that only their indexes change; and its parameters. `None` when the
 /// token carries nothing but an id.
-pub fn update_of(table: &str, token: &Token, id: &str) -> Option<(String, Vec<String>)> {
+pub fn update_of(
+    table: &str,
+    token: &Token,
+    id: &str,
+    marks: Marks,
+) -> Option<(String, Vec<String>)> {
     let changed: Vec<(Field, &str)> = token.fields().filter(|(f, _)| *f != Field::Id).collect();
     if changed.is_empty() {
         return None;
     }
     let sets: Vec<String> = changed
         .iter()
-        .map(|(f, _)| format!("{} = ?", f.name()))
+        .enumerate()
+        .map(|(i, (f, _))| format!("{} = {}", f.name(), marks.mark(i + 1)))
         .collect();
     let values = changed.iter().map(|(_, v)| (*v).to_owned());
+    let last = marks.mark(changed.len() + 1);
     Some((
-        format!("UPDATE {table} SET {} WHERE id = ?", sets.join(", ")),
+        format!("UPDATE {table} SET {} WHERE id = {last}", sets.join(", ")),
         values.chain(std::iter::once(id.to_owned())).collect(),
     ))
 }

@@ -14,7 +14,7 @@ use tokenstore_harness::{
     Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
 };
 
-use crate::sql::{self, Statements, TABLE};
+use crate::sql::{self, Marks, Statements, TABLE};
 
 /// The schema: the SDK's columns in order, as TEXT in a STRICT table (so `"00123"`
 /// stays text), a unique index per lookup key, and a one-row id sequence that only
@@ -124,7 +124,7 @@ impl SqliteStore {
             .map_err(|e| backend("create the schema", e))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
-            sql: Statements::new(TABLE),
+            sql: Statements::new(TABLE, Marks::Question),
             path,
             _dir: dir,
         })
@@ -168,7 +168,7 @@ impl SqliteStore {
     fn save(&self, tx: &Transaction<'_>, token: &Token) -> Result<String, StoreError> {
         if let Some(row) = self.target(tx, token)? {
             let id = row.id().unwrap_or_default().to_owned();
-            if let Some((update, values)) = sql::update_of(TABLE, token, &id) {
+            if let Some((update, values)) = sql::update_of(TABLE, token, &id, Marks::Question) {
                 tx.prepare_cached(&update)
                     .and_then(|mut st| st.execute(params_from_iter(values)))
                     .map_err(|e| backend("update a token", e))?;
