@@ -8,7 +8,7 @@ use tokenstore_harness::bench::Workload;
 use tokenstore_harness::clauses::CLAUSES;
 use tokenstore_harness::report::Exit;
 use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
-use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server};
+use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server, postgres};
 
 mod audit;
 mod bench;
@@ -41,7 +41,8 @@ enum Command {
         /// directory; `sqlite:DIR` puts those files under DIR (`file` likewise, for the
         /// CSV file store). MySQL gives each scenario a new table and drops it
         /// afterwards; plain `mysql` takes the server from TOKENSTORE_MYSQL_URL (or a
-        /// Docker container, in a build with `docker`).
+        /// Docker container, in a build with `docker`). PostgreSQL gives each a new
+        /// schema; plain `postgres` takes the server from TOKENSTORE_POSTGRES_URL.
         store: Option<String>,
         #[command(flatten)]
         run: RunArgs,
@@ -182,6 +183,7 @@ enum Command {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
 enum Requirement {
     Mysql,
+    Postgres,
     Python,
     JunitXsd,
 }
@@ -511,39 +513,38 @@ enum Resolved {
     Unavailable(String),
 }
 
-/// Resolves a store name. Plain `mysql` looks for a server. Usage errors, and a
-/// required backend that is missing, are printed here; the exit code is returned.
+/// Resolves a store name. Plain `mysql` and `postgres` look for a server. Usage
+/// errors, and a required backend that is missing, are printed here; the exit code is
+/// returned.
 fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, Exit> {
     if let Some(json) = store.strip_prefix("adapter:") {
         let command: Vec<String> = serde_json::from_str(json).unwrap_or_default();
         return Ok(Resolved::Ready(StoreSpec::Adapter(command), None));
     }
-    if store != "mysql" {
-        return match store.parse() {
-            Ok(spec) => Ok(Resolved::Ready(spec, None)),
-            Err(e) => {
-                eprintln!("error: {e}");
-                Err(Exit::Usage)
-            }
-        };
-    }
-    let source = runtime().block_on(MysqlSource::find());
-    let required = mysql_server::required("mysql") || require.contains(&Requirement::Mysql);
-    match (source.url().map(str::parse::<StoreSpec>), source.reason()) {
-        (Some(Ok(spec)), _) => Ok(Resolved::Ready(spec, Some(source))),
-        (Some(Err(e)), _) => {
+    let (found, source, requirement) = match store {
+        "mysql" => {
+            let source = runtime().block_on(MysqlSource::find());
+            let url = source.url().map(str::to_owned);
+            let found = url.ok_or(source.reason().unwrap_or_default().to_owned());
+            (found, Some(source), Some(Requirement::Mysql))
+        }
+        "postgres" => (postgres::url_from_env(), None, Some(Requirement::Postgres)),
+        _ => (Ok(store.to_owned()), None, None),
+    };
+    let required = |name| {
+        mysql_server::required(name) || requirement.is_some_and(|r| require.contains(&r))
+    };
+    match found.map(|url| url.parse::<StoreSpec>()) {
+        Ok(Ok(spec)) => Ok(Resolved::Ready(spec, source)),
+        Ok(Err(e)) => {
             eprintln!("error: {e}");
             Err(Exit::Usage)
         }
-        (None, why) => {
-            let why = why.unwrap_or_default().to_owned();
-            if required {
-                eprintln!("error: MySQL is required but unavailable: {why}");
-                Err(Exit::Setup)
-            } else {
-                Ok(Resolved::Unavailable(why))
-            }
+        Err(why) if required(store) => {
+            eprintln!("error: {store} is required but unavailable: {why}");
+            Err(Exit::Setup)
         }
+        Err(why) => Ok(Resolved::Unavailable(why)),
     }
 }
 

@@ -483,7 +483,9 @@ impl MysqlStore {
         let id = match target {
             Some(row) => {
                 let id = row.id().unwrap_or_default().to_owned();
-                if let Some((update, values)) = sql::update_of(&self.table, token, &id, Marks::Question) {
+                if let Some((update, values)) =
+                    sql::update_of(&self.table, token, &id, Marks::Question)
+                {
                     tx.exec_drop(update, params(values.into_iter().map(Some)))
                         .await
                         .map_err(retry_or_fail("update a token"))?;

@@ -7,7 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// The environment variable naming the server.
 pub const URL_VAR: &str = "TOKENSTORE_MYSQL_URL";
-/// A comma-separated list of backends that must not be skipped (`mysql`).
+/// A comma-separated list of backends that must not be skipped (`mysql`, `postgres`).
 pub const REQUIRE_VAR: &str = "TOKENSTORE_REQUIRE";
 
 /// A MySQL server to run against, or why there is none. A container lives as long as
@@ -63,7 +63,7 @@ impl MysqlSource {
 
 /// What `TOKENSTORE_REQUIRE` and `--require` may name: a backend or a tool whose
 /// tests must run rather than be skipped for want of it.
-pub const REQUIRABLE: [&str; 3] = ["mysql", "python", "junit-xsd"];
+pub const REQUIRABLE: [&str; 4] = ["mysql", "postgres", "python", "junit-xsd"];
 
 /// The first name in `TOKENSTORE_REQUIRE` that is not one of [`REQUIRABLE`].
 pub fn unknown_required() -> Option<String> {

@@ -12,18 +12,26 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokenstore_harness::{
+    Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
+};
 use tokio_postgres::config::Host;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Config, IsolationLevel, NoTls, Row};
-use tokenstore_harness::{
-    Capabilities, Field, Limits, LookupKey, StoreError, Token, TokenStore, insertable, require_id,
-};
 
 use crate::sql::{self, Marks, Statements, TABLE};
 
 /// The environment variable naming the server for checks and tests.
 pub const URL_VAR: &str = "TOKENSTORE_POSTGRES_URL";
+
+/// The server in [`URL_VAR`], or why there is none.
+pub fn url_from_env() -> Result<String, String> {
+    match std::env::var(URL_VAR) {
+        Ok(url) if !url.is_empty() => Ok(url),
+        _ => Err(format!("{URL_VAR} is not set")),
+    }
+}
 
 /// Connections per pool, as for MySQL.
 const POOL_SIZE: usize = 8;
@@ -58,8 +66,7 @@ pub struct PostgresServer {
 fn parse_url(url: &str) -> Result<(Config, String), StoreError> {
     let config = Config::from_str(url).map_err(|_| {
         StoreError::InvalidInput(
-            "the PostgreSQL URL is not valid (postgres://user:password@host:port/database)"
-                .into(),
+            "the PostgreSQL URL is not valid (postgres://user:password@host:port/database)".into(),
         )
     })?;
     let host = match config.get_hosts().first() {
@@ -117,10 +124,7 @@ fn backend(what: &str, e: tokio_postgres::Error) -> StoreError {
                 false => String::new(),
             };
             StoreError::Backend {
-                message: format!(
-                    "postgres: {what}: server error {}{text}",
-                    db.code().code()
-                ),
+                message: format!("postgres: {what}: server error {}{text}", db.code().code()),
                 source: None,
             }
         }
@@ -357,7 +361,8 @@ impl PostgresStore {
                 if let Some((update, values)) =
                     sql::update_of(&self.table, token, &id, Marks::Numbered)
                 {
-                    let values: Vec<Option<&str>> = values.iter().map(|v| Some(v.as_str())).collect();
+                    let values: Vec<Option<&str>> =
+                        values.iter().map(|v| Some(v.as_str())).collect();
                     let bytes = params(&values);
                     tx.execute(update.as_str(), &refs(&bytes))
                         .await
@@ -400,7 +405,11 @@ impl PostgresStore {
                 .try_get(0)
                 .map_err(|e| Attempt::Fail(backend("draw an id", e)))?;
             let id = n.to_string();
-            if self.find_by(tx, self.sql.select_by(Field::Id), &id).await?.is_none() {
+            if self
+                .find_by(tx, self.sql.select_by(Field::Id), &id)
+                .await?
+                .is_none()
+            {
                 return Ok(id);
             }
         }

@@ -320,7 +320,11 @@ pub fn postgres_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
             let (again, again_schema) = (url.clone(), schema.clone());
             fixture = fixture.with_reopen(move || {
                 let (url, schema) = (again.clone(), again_schema.clone());
-                async move { PostgresServer::new(url.expose_secret())?.store(&schema).await }
+                async move {
+                    PostgresServer::new(url.expose_secret())?
+                        .store(&schema)
+                        .await
+                }
             });
             if let Some(program) = writer {
                 let target = crash_writer::Target::PostgresSchema(schema);

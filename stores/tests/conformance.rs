@@ -1,14 +1,15 @@
 //! Every reference store against every scenario: one named test per (store, scenario).
-//! MySQL runs when a server is configured (see `MysqlSource`); otherwise its tests are
-//! listed as ignored with the reason, or fail when MySQL is required.
+//! MySQL and PostgreSQL run when a server is configured (see `MysqlSource`,
+//! `TOKENSTORE_POSTGRES_URL`); otherwise their tests are listed as ignored with the
+//! reason, or fail when the backend is required.
 
 use std::process::ExitCode;
 
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, Trial, run};
-use tokenstore_harness::{factory, runtime, trials, unavailable};
+use tokenstore_harness::{Factory, factory, runtime, trials, unavailable};
 use tokenstore_stores::{
     ListStore, MemoryStore, MysqlSource, SqliteStore, crash_writer, file_factory, mysql_factory,
-    mysql_server, sqlite_factory,
+    mysql_server, postgres, postgres_factory, sqlite_factory,
 };
 
 fn main() -> ExitCode {
@@ -40,18 +41,38 @@ fn main() -> ExitCode {
         file_factory(std::env::temp_dir(), writer.clone()),
     ));
     let source = runtime().block_on(MysqlSource::find());
-    match (source.url(), source.reason()) {
-        (Some(url), _) => all.extend(trials("mysql", mysql_factory(url.into(), writer))),
-        (None, Some(why)) if mysql_server::required("mysql") => {
-            let why = format!(
-                "MySQL is required ({}) but unavailable: {why}",
-                mysql_server::REQUIRE_VAR
-            );
-            all.push(Trial::test("mysql::setup", move || Err(Failed::from(why))));
-        }
-        (None, why) => all.extend(unavailable("mysql", why.unwrap_or_default())),
-    }
+    let mysql = source.url().map(str::to_owned);
+    let why = source.reason().unwrap_or_default().to_owned();
+    let w = writer.clone();
+    all.extend(on_server("mysql", mysql.ok_or(why), |url| {
+        mysql_factory(url.into(), w)
+    }));
+    all.extend(on_server("postgres", postgres::url_from_env(), |url| {
+        postgres_factory(url.into(), writer)
+    }));
     let conclusion = run(&args, all);
     drop(source);
     conclusion.exit_code()
+}
+
+/// A server's trials; without a server, ignored with the reason, or one failing trial
+/// when the backend is required.
+fn on_server(
+    name: &str,
+    url: Result<String, String>,
+    factory: impl FnOnce(String) -> Factory,
+) -> Vec<Trial> {
+    match url {
+        Ok(url) => trials(name, factory(url)),
+        Err(why) if mysql_server::required(name) => {
+            let why = format!(
+                "{name} is required ({}) but unavailable: {why}",
+                mysql_server::REQUIRE_VAR
+            );
+            vec![Trial::test(format!("{name}::setup"), move || {
+                Err(Failed::from(why))
+            })]
+        }
+        Err(why) => unavailable(name, &why),
+    }
 }

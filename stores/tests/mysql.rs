@@ -11,29 +11,21 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::Queryable;
-use tokenstore_harness::libtest_mimic::{Arguments, Completion, Failed, Trial, run};
-use tokenstore_harness::{
-    ErrorKind, Field, Settings, Status, StoreError, Suite, Token, TokenStore, runtime,
-};
+use tokenstore_harness::libtest_mimic::{Arguments, Failed, run};
+use tokenstore_harness::{Field, Status, StoreError, Suite, Token, TokenStore, runtime};
 use tokenstore_stores::mysql::scratch_table;
-use tokenstore_stores::{MysqlServer, MysqlSource, MysqlStore, mysql_factory, mysql_server};
+use tokenstore_stores::{MysqlServer, MysqlSource, MysqlStore, mysql_factory};
 
-/// A short model run: these tests are about tables, not about the model.
-const SETTINGS: Settings = Settings {
-    cases: 8,
-    seed: 1,
-    strict: false,
-};
+mod common;
+use common::*;
 
 const RESTART_VAR: &str = "TOKENSTORE_MYSQL_RESTART_CMD";
-
-type Check = fn(&str) -> Result<(), Failed>;
 
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
     let source = runtime().block_on(MysqlSource::find());
-    let checks: [(&str, Check, Option<&str>); 5] = [
+    let checks: [ServerCheck; 5] = [
         (
             "isolation::scratch-tables-dropped-even-on-failure",
             tables_dropped,
@@ -48,38 +40,15 @@ fn main() -> ExitCode {
         ("fault::killed-connections", killed_connections, None),
         ("fault::server-restart", server_restart, Some(RESTART_VAR)),
     ];
-    let trials = checks
-        .into_iter()
-        .map(|(name, check, needs)| {
-            let name = format!("mysql::{name}");
-            let url = source.url().map(str::to_owned);
-            let missing_var = needs.filter(|v| std::env::var(v).map_or(true, |s| s.is_empty()));
-            match (url, missing_var, source.reason()) {
-                (Some(_), Some(var), _) => ignored(name, format!("{var} is not set")),
-                (Some(url), None, _) => Trial::test(name, move || check(&url)),
-                (None, _, why) if mysql_server::required("mysql") => {
-                    let why = format!(
-                        "MySQL is required but unavailable: {}",
-                        why.unwrap_or_default()
-                    );
-                    Trial::test(name, move || Err(Failed::from(why)))
-                }
-                (None, _, why) => ignored(name, why.unwrap_or_default().to_owned()),
-            }
-        })
-        .collect();
+    let url = source.url().map(str::to_owned);
+    let trials = server_trials(
+        "mysql",
+        url.ok_or(source.reason().unwrap_or_default().to_owned()),
+        &checks,
+    );
     let conclusion = run(&args, trials);
     drop(source);
     conclusion.exit_code()
-}
-
-fn ignored(name: String, why: String) -> Trial {
-    eprintln!("note: {name} is skipped: {why}");
-    Trial::ignorable_test(name, move || Ok(Completion::ignored_with(why))).with_ignored_flag(true)
-}
-
-fn fail(message: impl std::fmt::Display) -> Failed {
-    Failed::from(message.to_string())
 }
 
 /// Tables of this process's scratch prefix.
@@ -94,24 +63,6 @@ async fn scratch_tables(server: &MysqlServer) -> Result<BTreeSet<String>, Failed
         .await
         .map_err(fail)?;
     Ok(names.into_iter().collect())
-}
-
-/// A suite whose only scenario fails on every store (it expects a row that is not there).
-fn failing_suite() -> Result<Suite, Failed> {
-    let text = r#"
-        family = "selftest"
-        [[scenario]]
-        name = "always-fails"
-        clauses = ["find.miss"]
-        [[scenario.step]]
-        save = { user_name = "alice@example.com", refresh_token = "1000.rt-alice" }
-        [[scenario.step]]
-        get_tokens = true
-        count = 2
-    "#;
-    Ok(Suite::new(
-        tokenstore_scenarios::parse("selftest.toml", text).map_err(fail)?,
-    ))
 }
 
 fn tables_dropped(url: &str) -> Result<(), Failed> {
@@ -188,62 +139,9 @@ fn connections_reused(url: &str) -> Result<(), Failed> {
     })
 }
 
-/// Saves new users one after another until `stop`, recording what was acknowledged
-/// and checking that every failure is a Backend error.
-async fn write_until(store: &MysqlStore, stop: Instant) -> Result<(Vec<Token>, usize), Failed> {
-    let (mut acked, mut errors) = (Vec::new(), 0);
-    let mut i = 0;
-    while Instant::now() < stop {
-        i += 1;
-        let t = Token::new()
-            .with(Field::UserName, &format!("writer{i}@example.com"))
-            .with(Field::RefreshToken, &format!("1000.rt-writer-{i}"))
-            .with(Field::AccessToken, &format!("1000.at-writer-{i}"));
-        match store.save_token(&t).await {
-            Ok(id) => acked.push(t.with(Field::Id, &id)),
-            Err(e) if e.kind() == ErrorKind::Backend => errors += 1,
-            Err(e) => return Err(fail(format!("a {} error under a fault: {e}", e.kind()))),
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    Ok((acked, errors))
-}
-
-/// After a fault: the store serves again within `patience`, and every acknowledged
-/// token is there, intact, as a fresh store on the same table sees it.
-async fn recovered(
-    url: &str,
-    store: &MysqlStore,
-    acked: &[Token],
-    patience: Duration,
-) -> Result<(), Failed> {
-    let deadline = Instant::now() + patience;
-    let probe = Token::new()
-        .with(Field::UserName, "after-the-fault@example.com")
-        .with(Field::RefreshToken, "1000.rt-after");
-    loop {
-        match store.save_token(&probe).await {
-            Ok(_) => break,
-            Err(e) if Instant::now() < deadline && e.kind() == ErrorKind::Backend => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => return Err(fail(format!("the store does not serve again: {e}"))),
-        }
-    }
-    let fresh = MysqlServer::new(url)
-        .map_err(fail)?
-        .store(store.table())
-        .await
-        .map_err(fail)?;
-    let rows = fresh.get_tokens().await.map_err(fail)?;
-    let lost: Vec<&Token> = acked.iter().filter(|t| !rows.contains(t)).collect();
-    if !lost.is_empty() {
-        return Err(fail(format!(
-            "{} acknowledged tokens lost or changed: {lost:?}",
-            lost.len()
-        )));
-    }
-    Ok(())
+/// A new pool on the store's table, as a second process would open it.
+async fn reopen(url: &str, store: &MysqlStore) -> Result<MysqlStore, StoreError> {
+    MysqlServer::new(url)?.store(store.table()).await
 }
 
 async fn kill_others(admin: &MysqlServer) -> Result<usize, Failed> {
@@ -279,7 +177,7 @@ fn killed_connections(url: &str) -> Result<(), Failed> {
         let (written, killed) = tokio::join!(write_until(&store, stop), killer);
         let (acked, errors) = written?;
         let killed = killed?;
-        let outcome = recovered(url, &store, &acked, Duration::from_secs(10)).await;
+        let outcome = recovered(&store, reopen(url, &store), &acked, Duration::from_secs(10)).await;
         store.drop_tables().await.map_err(fail)?;
         outcome?;
         eprintln!(
@@ -320,7 +218,7 @@ fn server_restart(url: &str) -> Result<(), Failed> {
             return Err(fail(format!("{RESTART_VAR} failed: {status}")));
         }
         let (acked, errors) = written?;
-        let outcome = recovered(url, &store, &acked, Duration::from_secs(60)).await;
+        let outcome = recovered(&store, reopen(url, &store), &acked, Duration::from_secs(60)).await;
         let dropped: Result<(), StoreError> = store.drop_tables().await;
         outcome?;
         dropped.map_err(fail)?;

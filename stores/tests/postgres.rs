@@ -1,0 +1,204 @@
+//! PostgreSQL store checks the scenarios cannot make: isolation of test schemas, and
+//! faults (connections terminated, the server restarted).
+//!
+//! They need a server (`TOKENSTORE_POSTGRES_URL`); without one they are listed as
+//! ignored with the reason, or fail when PostgreSQL is required
+//! (`TOKENSTORE_REQUIRE=postgres`). The restart test also needs
+//! `TOKENSTORE_POSTGRES_RESTART_CMD`. The trials run one at a time: the fault tests
+//! terminate every other connection of this user to this database.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tokenstore_harness::libtest_mimic::{Arguments, Failed, run};
+use tokenstore_harness::{Field, Status, StoreError, Suite, Token, TokenStore, runtime};
+use tokenstore_stores::postgres::{self, scratch_schema};
+use tokenstore_stores::{PostgresServer, PostgresStore, postgres_factory};
+
+mod common;
+use common::*;
+
+const RESTART_VAR: &str = "TOKENSTORE_POSTGRES_RESTART_CMD";
+
+fn main() -> ExitCode {
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1);
+    let checks: [ServerCheck; 4] = [
+        (
+            "isolation::scratch-schemas-dropped-even-on-failure",
+            schemas_dropped,
+            None,
+        ),
+        (
+            "isolation::other-schemas-untouched",
+            bystander_untouched,
+            None,
+        ),
+        (
+            "fault::terminated-connections",
+            terminated_connections,
+            None,
+        ),
+        ("fault::server-restart", server_restart, Some(RESTART_VAR)),
+    ];
+    let trials = server_trials("postgres", postgres::url_from_env(), &checks);
+    run(&args, trials).exit_code()
+}
+
+/// Schemas of this process's scratch prefix.
+async fn scratch_schemas(server: &PostgresServer) -> Result<BTreeSet<String>, Failed> {
+    let client = server.client().await.map_err(fail)?;
+    let pattern = format!("tokenstore\\_{}\\_%", std::process::id());
+    let rows = client
+        .query(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1",
+            &[&pattern],
+        )
+        .await
+        .map_err(fail)?;
+    Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect())
+}
+
+fn schemas_dropped(url: &str) -> Result<(), Failed> {
+    runtime().block_on(async {
+        let server = PostgresServer::new(url).map_err(fail)?;
+        let factory = postgres_factory(url.into(), None);
+        let failing = failing_suite()?
+            .run("postgres", "", &factory, SETTINGS, |_, _| {})
+            .await
+            .map_err(fail)?;
+        if failing.clauses.iter().all(|c| c.status != Status::Fail) {
+            return Err(fail("the failing scenario did not fail"));
+        }
+        Suite::embedded()
+            .run("postgres", "", &factory, SETTINGS, |_, _| {})
+            .await
+            .map_err(fail)?;
+        let left = scratch_schemas(&server).await?;
+        if !left.is_empty() {
+            return Err(fail(format!("schemas left behind: {left:?}")));
+        }
+        Ok(())
+    })
+}
+
+fn bystander_untouched(url: &str) -> Result<(), Failed> {
+    runtime().block_on(async {
+        let server = PostgresServer::new(url).map_err(fail)?;
+        let bystander = server
+            .store(&format!("bystander_{}", std::process::id()))
+            .await
+            .map_err(fail)?;
+        let token = Token::new()
+            .with(Field::UserName, "alice@example.com")
+            .with(Field::RefreshToken, "1000.rt-alice");
+        let id = bystander.save_token(&token).await.map_err(fail)?;
+        let factory = postgres_factory(url.into(), None);
+        let report = Suite::embedded()
+            .run("postgres", "", &factory, SETTINGS, |_, _| {})
+            .await;
+        let rows = bystander.get_tokens().await.map_err(fail);
+        bystander.drop_schema().await.map_err(fail)?;
+        report.map_err(fail)?;
+        if rows? != vec![token.with(Field::Id, &id)] {
+            return Err(fail("a schema the run did not create was changed"));
+        }
+        Ok(())
+    })
+}
+
+/// A new pool on the store's schema, as a second process would open it.
+async fn reopen(url: &str, store: &PostgresStore) -> Result<PostgresStore, StoreError> {
+    PostgresServer::new(url)?.store(store.schema()).await
+}
+
+/// Terminates every other backend of this user on this database.
+async fn terminate_others(admin: &PostgresServer) -> Result<usize, Failed> {
+    let client = admin.client().await.map_err(fail)?;
+    let rows = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE usename = current_user AND datname = current_database() \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .map_err(fail)?;
+    Ok(rows.len())
+}
+
+fn terminated_connections(url: &str) -> Result<(), Failed> {
+    runtime().block_on(async {
+        let admin = PostgresServer::new(url).map_err(fail)?;
+        let server = PostgresServer::new(url).map_err(fail)?;
+        let store = server.store(&scratch_schema()).await.map_err(fail)?;
+        let stop = Instant::now() + Duration::from_millis(1500);
+        let killer = async {
+            let mut killed = 0;
+            for _ in 0..5 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                killed += terminate_others(&admin).await?;
+            }
+            Ok::<_, Failed>(killed)
+        };
+        let (written, killed) = tokio::join!(write_until(&store, stop), killer);
+        let (acked, errors) = written?;
+        let killed = killed?;
+        let outcome = recovered(&store, reopen(url, &store), &acked, Duration::from_secs(10)).await;
+        store.drop_schema().await.map_err(fail)?;
+        outcome?;
+        eprintln!(
+            "terminated {killed} connections; {} saves acknowledged, {errors} failed with Backend",
+            acked.len()
+        );
+        if killed == 0 || acked.is_empty() {
+            return Err(fail(
+                "the fault did not happen: nothing was terminated or nothing was written",
+            ));
+        }
+        Ok(())
+    })
+}
+
+fn server_restart(url: &str) -> Result<(), Failed> {
+    let command = std::env::var(RESTART_VAR).map_err(fail)?;
+    runtime().block_on(async {
+        let server = PostgresServer::new(url).map_err(fail)?;
+        let store = server.store(&scratch_schema()).await.map_err(fail)?;
+        let stop = Instant::now() + Duration::from_secs(4);
+        let restart = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let command = command.clone();
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(command)
+                    .status()
+            })
+            .await
+            .map_err(fail)?
+            .map_err(fail)
+        };
+        let (written, status) = tokio::join!(write_until(&store, stop), restart);
+        let status = status?;
+        if !status.success() {
+            return Err(fail(format!("{RESTART_VAR} failed: {status}")));
+        }
+        let (acked, errors) = written?;
+        let outcome = recovered(&store, reopen(url, &store), &acked, Duration::from_secs(60)).await;
+        let dropped = store.drop_schema().await;
+        outcome?;
+        dropped.map_err(fail)?;
+        eprintln!(
+            "server restarted; {} saves acknowledged, {errors} failed with Backend",
+            acked.len()
+        );
+        if errors == 0 {
+            return Err(fail(
+                "no save failed: the restart did not happen while writing",
+            ));
+        }
+        Ok(())
+    })
+}
