@@ -122,6 +122,15 @@ enum Command {
             hide_env_values = true
         )]
         mysql: Option<String>,
+        /// Also check this PostgreSQL server's reference store (or set
+        /// TOKENSTORE_POSTGRES_URL).
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "TOKENSTORE_POSTGRES_URL",
+            hide_env_values = true
+        )]
+        postgres: Option<String>,
     },
     /// Read the data a token store left, without writing, and list every row that breaks
     /// the contract's data invariants: rows sharing an id or a key value, rows without an
@@ -131,7 +140,8 @@ enum Command {
     Audit {
         /// file:PATH or PATH.csv (the SDK FileStore's CSV file, or this project's file
         /// store's); sqlite:PATH or PATH.db / .sqlite / .sqlite3 (a SQLite database with
-        /// the SDK's columns); mysql://USER:PASSWORD@HOST:PORT/DB (the SDK DBStore's table).
+        /// the SDK's columns); mysql://USER:PASSWORD@HOST:PORT/DB (the SDK DBStore's table);
+        /// postgres://USER:PASSWORD@HOST:PORT/DB (a table with the SDK's columns).
         source: String,
         /// The SQL table (default oauthtoken).
         #[arg(long)]
@@ -150,15 +160,17 @@ enum Command {
     /// (conflicts, a destination that is not empty, a failed check), 2 usage, 3 a source
     /// or destination that cannot be opened.
     Migrate {
-        /// As for `audit`: file:PATH, PATH.csv, sqlite:PATH, PATH.db, mysql://….
+        /// As for `audit`: file:PATH, PATH.csv, sqlite:PATH, PATH.db, mysql://…,
+        /// postgres://….
         source: String,
-        /// PATH.db, PATH.csv or mysql://USER:PASSWORD@HOST:PORT/DB: this project's SQLite,
-        /// file or MySQL store.
+        /// PATH.db, PATH.csv, mysql://USER:PASSWORD@HOST:PORT/DB or postgres://…: this
+        /// project's SQLite, file, MySQL or PostgreSQL store.
         dest: String,
         /// The source's SQL table (default oauthtoken).
         #[arg(long)]
         table: Option<String>,
-        /// The MySQL destination's table (default oauthtoken), created if absent.
+        /// The MySQL destination's table (default oauthtoken), or the PostgreSQL
+        /// destination's schema (default public); created if absent.
         #[arg(long)]
         dest_table: Option<String>,
         /// Rows sharing a user name, access, grant or refresh token: fail (copy nothing),
@@ -415,7 +427,11 @@ fn main() -> ExitCode {
                 Err(exit) => exit.into(),
             }
         }
-        Command::Selftest { run, mysql } => selftest_command(run.settings(), mysql.as_deref()),
+        Command::Selftest {
+            run,
+            mysql,
+            postgres,
+        } => selftest_command(run.settings(), [("MySQL", mysql), ("PostgreSQL", postgres)]),
         Command::Migrate {
             source,
             dest,
@@ -444,21 +460,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn selftest_command(settings: Settings, mysql: Option<&str>) -> ExitCode {
+/// The selftest on the mutants and every reference store, the servers' where a URL
+/// names them.
+fn selftest_command(settings: Settings, servers: [(&str, Option<String>); 2]) -> ExitCode {
     let mut references = vec![
         StoreSpec::Memory,
         StoreSpec::List,
         StoreSpec::SqliteFile { dir: None },
         StoreSpec::File { dir: None },
     ];
-    match mysql.filter(|u| !u.is_empty()).map(str::parse::<StoreSpec>) {
-        Some(Ok(spec)) => references.push(spec),
-        Some(Err(e)) => {
-            eprintln!("error: {e}");
-            return Exit::Usage.into();
-        }
-        None => {
-            eprintln!("note: the MySQL reference store is not checked: no TOKENSTORE_MYSQL_URL")
+    for (name, url) in servers {
+        match url
+            .filter(|u| !u.is_empty())
+            .map(|u| u.parse::<StoreSpec>())
+        {
+            Some(Ok(spec)) => references.push(spec),
+            Some(Err(e)) => {
+                eprintln!("error: {e}");
+                return Exit::Usage.into();
+            }
+            None => eprintln!("note: the {name} reference store is not checked: no URL"),
         }
     }
     match selftest::selftest(&references, settings) {
@@ -531,9 +552,8 @@ fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, Exit> {
         "postgres" => (postgres::url_from_env(), None, Some(Requirement::Postgres)),
         _ => (Ok(store.to_owned()), None, None),
     };
-    let required = |name| {
-        mysql_server::required(name) || requirement.is_some_and(|r| require.contains(&r))
-    };
+    let required =
+        |name| mysql_server::required(name) || requirement.is_some_and(|r| require.contains(&r));
     match found.map(|url| url.parse::<StoreSpec>()) {
         Ok(Ok(spec)) => Ok(Resolved::Ready(spec, source)),
         Ok(Err(e)) => {

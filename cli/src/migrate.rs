@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use tokenstore_harness::{Settings, Suite, Token, runtime};
 use tokenstore_stores::audit::AuditSource;
 use tokenstore_stores::migrate::{self, MigrateError, OnDuplicate};
-use tokenstore_stores::{FileStore, MysqlServer, MysqlStore, SqliteStore, StoreSpec};
+use tokenstore_stores::{
+    FileStore, MysqlServer, MysqlStore, PostgresServer, PostgresStore, SqliteStore, StoreSpec,
+};
 
 /// The `--on-duplicate` policy.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -20,12 +22,14 @@ pub enum Policy {
 
 /// The destination forms `migrate` takes.
 pub const DEST_FORMS: &str = "PATH.db (this project's SQLite store), PATH.csv (its file \
-     store, the SDK FileStore's format) or mysql://USER:PASSWORD@HOST:PORT/DB (its MySQL \
-     store, table oauthtoken)";
+     store, the SDK FileStore's format), mysql://USER:PASSWORD@HOST:PORT/DB (its MySQL \
+     store, table oauthtoken) or postgres://USER:PASSWORD@HOST:PORT/DB (its PostgreSQL \
+     store, table public.oauthtoken)";
 
 /// What `migrate` was asked, besides its source and destination.
 pub struct Options {
-    /// `--dest-table`: the MySQL destination's table.
+    /// `--dest-table`: the MySQL destination's table, or the PostgreSQL destination's
+    /// schema.
     pub dest_table: Option<String>,
     /// The `--on-duplicate` policy.
     pub policy: Policy,
@@ -48,8 +52,8 @@ pub fn run(source: &str, table: Option<&str>, dest: &str, options: Options) -> E
             return ExitCode::from(e.exit_code());
         }
     };
-    if options.dest_table.is_some() && !dest.starts_with("mysql://") {
-        eprintln!("error: --dest-table names a table of a MySQL destination");
+    if options.dest_table.is_some() && !is_server(dest) {
+        eprintln!("error: --dest-table names a MySQL table or a PostgreSQL schema");
         return ExitCode::from(2);
     }
     let policy = match options.policy {
@@ -81,6 +85,10 @@ pub fn run(source: &str, table: Option<&str>, dest: &str, options: Options) -> E
                 let batch = async |tokens: &[Token]| store.import(tokens).await;
                 migrate::write(&plan, &*store, batch, progress).await
             }
+            Ok(Destination::Postgres(store)) => {
+                let batch = async |tokens: &[Token]| store.import(tokens).await;
+                migrate::write(&plan, &*store, batch, progress).await
+            }
             Ok(Destination::File(store)) => {
                 let batch = async |tokens: &[Token]| migrate::one_by_one(&*store, tokens).await;
                 migrate::write(&plan, &*store, batch, progress).await
@@ -104,10 +112,19 @@ pub fn run(source: &str, table: Option<&str>, dest: &str, options: Options) -> E
     }
 }
 
+fn is_server(dest: &str) -> bool {
+    ["mysql://", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| dest.starts_with(p))
+}
+
 /// The destination as output shows it: a URL without its password.
 fn shown(dest: &str) -> String {
     match dest.starts_with("mysql://") {
         true => tokenstore_stores::mysql::location_of(dest).unwrap_or_default(),
+        false if is_server(dest) => {
+            tokenstore_stores::postgres::location_of(dest).unwrap_or_default()
+        }
         false => dest.to_owned(),
     }
 }
@@ -123,7 +140,7 @@ fn verify(dest: &str) -> ExitCode {
             .map(std::path::Path::to_path_buf)
     };
     let spec = match dest {
-        d if d.starts_with("mysql://") => match d.parse::<StoreSpec>() {
+        d if is_server(d) => match d.parse::<StoreSpec>() {
             Ok(spec) => spec,
             Err(e) => {
                 eprintln!("error: --verify: {e}");
@@ -161,6 +178,7 @@ fn failed(e: &MigrateError) -> ExitCode {
 enum Destination {
     Sqlite(Box<SqliteStore>),
     Mysql(Box<MysqlStore>),
+    Postgres(Box<PostgresStore>),
     File(Box<FileStore>),
 }
 
@@ -174,6 +192,12 @@ async fn open(dest: &str, table: Option<&str>) -> Result<Destination, ExitCode> 
         let store = async { MysqlServer::new(dest)?.store(table).await };
         let store = store.await.map_err(|e| cannot(&e))?;
         return Ok(Destination::Mysql(Box::new(store)));
+    }
+    if is_server(dest) {
+        let schema = table.unwrap_or("public");
+        let store = async { PostgresServer::new(dest)?.store(schema).await };
+        let store = store.await.map_err(|e| cannot(&e))?;
+        return Ok(Destination::Postgres(Box::new(store)));
     }
     if dest.ends_with(".db") {
         return SqliteStore::open(dest)

@@ -26,6 +26,17 @@ pub enum AuditSource {
         /// The table.
         table: String,
     },
+    /// A table with the SDK's columns on a PostgreSQL server (text or bytea columns;
+    /// `schema.table` names one outside the search path), read in one read-only
+    /// transaction.
+    Postgres {
+        /// The server's URL, with its password.
+        url: SecretString,
+        /// The URL without its password, for reports.
+        location: String,
+        /// The table.
+        table: String,
+    },
     /// A table with the SDK's columns on a MySQL or MariaDB server, read in one
     /// read-only transaction (a consistent snapshot that takes no lock).
     Mysql {
@@ -40,8 +51,9 @@ pub enum AuditSource {
 
 /// The source forms `audit` takes, for errors and `--help`.
 pub const SOURCE_FORMS: &str = "file:PATH or PATH.csv (a token CSV file), sqlite:PATH or \
-     PATH.db / .sqlite / .sqlite3 (a SQLite database), mysql://USER:PASSWORD@HOST:PORT/DB; \
-     --table NAME for a table other than oauthtoken";
+     PATH.db / .sqlite / .sqlite3 (a SQLite database), mysql://USER:PASSWORD@HOST:PORT/DB, \
+     postgres://USER:PASSWORD@HOST:PORT/DB; --table NAME for a table other than oauthtoken \
+     (SCHEMA.NAME on PostgreSQL)";
 
 /// Why an audit could not be made. Never holds a password or a stored value.
 #[derive(Debug, thiserror::Error)]
@@ -77,7 +89,15 @@ impl AuditSource {
     /// URL; `table` is the SQL table (default `oauthtoken`, the SDK's).
     pub fn parse(text: &str, table: Option<&str>) -> Result<AuditSource, AuditError> {
         let table = table.unwrap_or(sql::TABLE);
-        if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let part =
+            |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let postgres = text.starts_with("postgres://") || text.starts_with("postgresql://");
+        let parts: Vec<&str> = table.split('.').collect();
+        let named = match postgres {
+            true => parts.len() <= 2 && parts.iter().all(|p| part(p)),
+            false => part(table),
+        };
+        if !named {
             return Err(AuditError::BadTable(table.to_owned()));
         }
         let table = table.to_owned();
@@ -95,6 +115,17 @@ impl AuditSource {
             })?;
             let url = SecretString::from(text.to_owned());
             return Ok(AuditSource::Mysql {
+                url,
+                location,
+                table,
+            });
+        }
+        if postgres {
+            let location = crate::postgres::location_of(text).map_err(|_| {
+                AuditError::UnknownSource("(a PostgreSQL URL that cannot be read)".into())
+            })?;
+            let url = SecretString::from(text.to_owned());
+            return Ok(AuditSource::Postgres {
                 url,
                 location,
                 table,
@@ -120,6 +151,9 @@ impl AuditSource {
             }
             AuditSource::Mysql {
                 location, table, ..
+            }
+            | AuditSource::Postgres {
+                location, table, ..
             } => format!("table {table} in {location}"),
         }
     }
@@ -142,6 +176,9 @@ impl AuditSource {
             }
             AuditSource::Mysql { url, table, .. } => {
                 scan_mysql(url, table, passes).await.map_err(unreadable)
+            }
+            AuditSource::Postgres { url, table, .. } => {
+                scan_postgres(url, table, passes).await.map_err(unreadable)
             }
         }
     }
@@ -299,6 +336,57 @@ async fn scan_mysql(
     let _ = conn.query_drop("ROLLBACK").await;
     drop(conn);
     let _ = server.disconnect().await;
+    Ok(())
+}
+
+async fn scan_postgres(
+    url: &SecretString,
+    table: &str,
+    passes: &mut [&mut dyn FnMut(RawRow)],
+) -> Result<(), String> {
+    use futures_util::{StreamExt, pin_mut};
+    let server = crate::PostgresServer::new(url.expose_secret()).map_err(|e| e.to_string())?;
+    let mut client = server.client().await.map_err(|e| e.to_string())?;
+    // One snapshot for every pass; a read-only transaction takes no lock that blocks
+    // the application's writes.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .map_err(|e| e.to_string())?;
+    let quoted: Vec<String> = table.split('.').map(|p| format!("\"{p}\"")).collect();
+    let select = format!("SELECT {} FROM {}", sql::columns(), quoted.join("."));
+    for see in passes.iter_mut() {
+        let rows = tx
+            .query_raw(select.as_str(), std::iter::empty::<&str>())
+            .await
+            .map_err(|e| e.to_string())?;
+        pin_mut!(rows);
+        let mut number = 0;
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(|e| e.to_string())?;
+            number += 1;
+            // Text columns (a custom store's) or bytea (this project's).
+            let text = |i: usize| -> Option<String> {
+                match row.try_get::<_, Option<String>>(i) {
+                    Ok(value) => value,
+                    Err(_) => row
+                        .try_get::<_, Option<Vec<u8>>>(i)
+                        .ok()
+                        .flatten()
+                        .map(|b| String::from_utf8_lossy(&b).into_owned()),
+                }
+            };
+            see(RawRow {
+                number,
+                values: std::array::from_fn(text),
+                malformed: None,
+            });
+        }
+    }
+    let _ = tx.rollback().await;
     Ok(())
 }
 

@@ -274,6 +274,100 @@ impl PostgresStore {
         }
     }
 
+    /// Inserts many new tokens in one transaction, 500 rows a statement: how an empty
+    /// store is filled from another (`tokenstore migrate`), or for a benchmark. A token
+    /// keeps its id if it has one; the others get ids from the sequence, moved first
+    /// past the largest numeric id the tokens keep, skipping ids a stored row holds.
+    /// Every token must be insertable and hold no key value or id that a stored row (or
+    /// another imported token) holds; all or nothing. Returns the ids, in order.
+    pub async fn import(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {
+        for token in tokens {
+            self.capabilities().limits.check(token)?;
+            if !insertable(token) {
+                return Err(StoreError::not_insertable());
+            }
+        }
+        let mut client = self.server.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(|e| backend("begin a transaction", e))?;
+        let ids = self.draw_ids(&tx, tokens).await?;
+        for (chunk, ids) in tokens.chunks(500).zip(ids.chunks(500)) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|r| {
+                    let marks: Vec<String> = (1..=10).map(|c| format!("${}", r * 10 + c)).collect();
+                    format!("({})", marks.join(", "))
+                })
+                .collect();
+            let statement = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                self.table,
+                sql::columns(),
+                rows.join(", ")
+            );
+            let full: Vec<Token> = chunk
+                .iter()
+                .zip(ids)
+                .map(|(token, id)| token.clone().with(Field::Id, id))
+                .collect();
+            let values: Vec<Option<&str>> = full.iter().flat_map(Token::to_row).collect();
+            let bytes = params(&values);
+            tx.execute(statement.as_str(), &refs(&bytes))
+                .await
+                .map_err(|e| match e.code() {
+                    Some(&SqlState::UNIQUE_VIOLATION) => StoreError::Conflict {
+                        field: conflicting_field(&e),
+                    },
+                    _ => backend("import tokens", e),
+                })?;
+        }
+        tx.commit().await.map_err(|e| backend("commit", e))?;
+        Ok(ids)
+    }
+
+    /// The ids of imported tokens: a token's own, or one drawn from the sequence.
+    async fn draw_ids(
+        &self,
+        tx: &deadpool_postgres::Transaction<'_>,
+        tokens: &[Token],
+    ) -> Result<Vec<String>, StoreError> {
+        let kept = tokens
+            .iter()
+            .filter_map(|token| token.id()?.parse::<i64>().ok());
+        let top = kept.filter(|n| *n > 0).max().unwrap_or(0);
+        let seq = format!("{}_seq", self.table);
+        if top > 0 {
+            let moved =
+                format!("SELECT setval('{seq}', GREATEST((SELECT last_value FROM {seq}), $1))");
+            tx.execute(moved.as_str(), &[&top])
+                .await
+                .map_err(|e| backend("draw ids", e))?;
+        }
+        let needed = tokens.iter().filter(|token| token.id().is_none()).count();
+        let mut drawn = std::collections::VecDeque::with_capacity(needed);
+        while drawn.len() < needed {
+            let count = (needed - drawn.len()) as i64;
+            let block = format!(
+                "SELECT n::text FROM (SELECT nextval('{seq}') AS n FROM generate_series(1, $1)) s \
+                 WHERE NOT EXISTS (SELECT 1 FROM {} WHERE id = convert_to(n::text, 'UTF8'))",
+                self.table
+            );
+            let rows = tx
+                .query(block.as_str(), &[&count])
+                .await
+                .map_err(|e| backend("draw ids", e))?;
+            drawn.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+        }
+        Ok(tokens
+            .iter()
+            .map(|token| match token.id() {
+                Some(id) => id.to_owned(),
+                None => drawn.pop_front().unwrap_or_default(),
+            })
+            .collect())
+    }
+
     /// Creates the schema, table and sequence, under a lock so that two instances
     /// opening a new schema at once do not collide in the catalog.
     async fn create_tables(&self) -> Result<(), StoreError> {
@@ -378,7 +472,6 @@ impl PostgresStore {
                 };
                 let row = token.clone().with(Field::Id, &id);
                 let values = row.to_row();
-                let values: Vec<Option<&str>> = values.iter().map(Option::as_deref).collect();
                 let bytes = params(&values);
                 let st = tx
                     .prepare_cached(&self.sql.insert)

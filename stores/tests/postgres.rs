@@ -24,7 +24,7 @@ const RESTART_VAR: &str = "TOKENSTORE_POSTGRES_RESTART_CMD";
 fn main() -> ExitCode {
     let mut args = Arguments::from_args();
     args.test_threads = Some(1);
-    let checks: [ServerCheck; 4] = [
+    let checks: [ServerCheck; 5] = [
         (
             "isolation::scratch-schemas-dropped-even-on-failure",
             schemas_dropped,
@@ -41,6 +41,7 @@ fn main() -> ExitCode {
             None,
         ),
         ("fault::server-restart", server_restart, Some(RESTART_VAR)),
+        ("audit-and-migrate", audit_and_migrate, None),
     ];
     let trials = server_trials("postgres", postgres::url_from_env(), &checks);
     run(&args, trials).exit_code()
@@ -200,5 +201,80 @@ fn server_restart(url: &str) -> Result<(), Failed> {
             ));
         }
         Ok(())
+    })
+}
+
+/// `audit` of a damaged table with text columns (a custom store's) finds the damage;
+/// `migrate` of it into the PostgreSQL store (its batch writer) resolves it, a second
+/// run changes nothing, and `audit` of the result is clean.
+fn audit_and_migrate(url: &str) -> Result<(), Failed> {
+    use tokenstore_stores::audit::{AuditSource, FindingKind, audit};
+    use tokenstore_stores::migrate::{OnDuplicate, plan, write};
+    runtime().block_on(async {
+        let server = PostgresServer::new(url).map_err(fail)?;
+        let schema = scratch_schema();
+        let client = server.client().await.map_err(fail)?;
+        let columns = "id text, user_name text, client_id text, client_secret text, \
+             refresh_token text, access_token text, grant_token text, expiry_time text, \
+             redirect_url text, api_domain text";
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema}; CREATE TABLE {schema}.custom ({columns}); \
+                 INSERT INTO {schema}.custom VALUES \
+                 ('1', 'u@x', NULL, NULL, 'rt-secret-1', NULL, NULL, '1900000000000', NULL, NULL), \
+                 ('2', 'u@x', NULL, NULL, 'rt-secret-2', NULL, NULL, '1900000000001', NULL, ''), \
+                 ('3', 'v@x', NULL, NULL, 'rt-secret-3', NULL, NULL, '1900000000000', NULL, NULL)"
+            ))
+            .await
+            .map_err(fail)?;
+        let outcome = async {
+            let source =
+                AuditSource::parse(url, Some(&format!("{schema}.custom"))).map_err(fail)?;
+            let report = audit(&source, tokenstore_harness::Limits::NONE)
+                .await
+                .map_err(fail)?;
+            let kinds: Vec<FindingKind> = report.findings.iter().map(|f| f.kind).collect();
+            for kind in [FindingKind::SharedKey, FindingKind::EmptyString] {
+                if !kinds.contains(&kind) {
+                    return Err(fail(format!("no {kind:?} finding in {kinds:?}")));
+                }
+            }
+            let plan = plan(&source, OnDuplicate::Newest, false)
+                .await
+                .map_err(fail)?;
+            let dest = server.store(&schema).await.map_err(fail)?;
+            let batch = async |tokens: &[Token]| dest.import(tokens).await;
+            let mut batch = batch;
+            write(&plan, &dest, &mut batch, |_| ())
+                .await
+                .map_err(fail)?;
+            let first = dest.get_tokens().await.map_err(fail)?;
+            write(&plan, &dest, &mut batch, |_| ())
+                .await
+                .map_err(fail)?;
+            let second = dest.get_tokens().await.map_err(fail)?;
+            if first.len() != 2 || first != second {
+                return Err(fail(format!(
+                    "{} tokens, then {}",
+                    first.len(),
+                    second.len()
+                )));
+            }
+            let copied =
+                AuditSource::parse(url, Some(&format!("{schema}.oauthtoken"))).map_err(fail)?;
+            let clean = audit(&copied, tokenstore_harness::Limits::NONE)
+                .await
+                .map_err(fail)?;
+            match clean.findings.is_empty() && clean.rows == 2 {
+                true => Ok(()),
+                false => Err(fail(format!("the copy is not clean: {:?}", clean.findings))),
+            }
+        }
+        .await;
+        client
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .map_err(fail)?;
+        outcome
     })
 }
