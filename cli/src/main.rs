@@ -8,7 +8,7 @@ use tokenstore_harness::bench::Workload;
 use tokenstore_harness::clauses::CLAUSES;
 use tokenstore_harness::report::Exit;
 use tokenstore_harness::{AllowList, RunReport, Settings, Status, Suite, runtime};
-use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server, postgres};
+use tokenstore_stores::{MysqlSource, StoreSpec, mutants, mysql_server, postgres, redis};
 
 mod audit;
 mod bench;
@@ -42,7 +42,9 @@ enum Command {
         /// CSV file store). MySQL gives each scenario a new table and drops it
         /// afterwards; plain `mysql` takes the server from TOKENSTORE_MYSQL_URL (or a
         /// Docker container, in a build with `docker`). PostgreSQL gives each a new
-        /// schema; plain `postgres` takes the server from TOKENSTORE_POSTGRES_URL.
+        /// schema; plain `postgres` takes the server from TOKENSTORE_POSTGRES_URL. Redis
+        /// (redis:// or redis+cluster://) gives each a new hash tag; plain `redis` takes
+        /// the server from TOKENSTORE_REDIS_URL.
         store: Option<String>,
         #[command(flatten)]
         run: RunArgs,
@@ -196,6 +198,7 @@ enum Command {
 enum Requirement {
     Mysql,
     Postgres,
+    Redis,
     Python,
     JunitXsd,
 }
@@ -534,7 +537,7 @@ enum Resolved {
     Unavailable(String),
 }
 
-/// Resolves a store name. Plain `mysql` and `postgres` look for a server. Usage
+/// Resolves a store name. Plain `mysql`, `postgres` and `redis` look for a server. Usage
 /// errors, and a required backend that is missing, are printed here; the exit code is
 /// returned.
 fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, Exit> {
@@ -550,6 +553,7 @@ fn resolve(store: &str, require: &[Requirement]) -> Result<Resolved, Exit> {
             (found, Some(source), Some(Requirement::Mysql))
         }
         "postgres" => (postgres::url_from_env(), None, Some(Requirement::Postgres)),
+        "redis" => (redis::url_from_env(), None, Some(Requirement::Redis)),
         _ => (Ok(store.to_owned()), None, None),
     };
     let required =

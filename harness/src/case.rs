@@ -129,7 +129,6 @@ pub enum Case {
     Builtin(Builtin),
 }
 
-const NOT_DURABLE: &str = "the store declares that it is not durable";
 const NO_REOPEN: &str = "declared durable but not verifiable: the fixture gives no way to open \
      a second instance on the same data (Fixture::with_reopen); allow the clause (--allow) \
      if you accept that";
@@ -182,7 +181,7 @@ impl Case {
             Case::Builtin(Builtin::MultiInstance | Builtin::Reopen | Builtin::Crash)
                 if !probe.caps.durable =>
             {
-                Some(NOT_DURABLE.to_owned())
+                probe.caps.not_durable_reason()
             }
             Case::Builtin(Builtin::ModelSequences) if settings.cases == 0 => {
                 Some("no random sequence was asked for (--cases 0)".to_owned())

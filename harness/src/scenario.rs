@@ -22,9 +22,7 @@ pub fn skip_reason(scenario: &Scenario, caps: &Capabilities) -> Option<String> {
         Requirement::Files if !caps.files => {
             Some("the store declares that it keeps no files".to_owned())
         }
-        Requirement::Durable if !caps.durable => {
-            Some("the store declares that it is not durable".to_owned())
-        }
+        Requirement::Durable if !caps.durable => caps.not_durable_reason(),
         Requirement::Limits if caps.limits == Limits::NONE => {
             Some("the store declares no field limits".to_owned())
         }

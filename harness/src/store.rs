@@ -98,6 +98,9 @@ pub type BoxedStore = Box<DynTokenStore<'static>>;
 pub struct Capabilities {
     /// Keeps every acknowledged write across a drop and reopen, and across a crash.
     pub durable: bool,
+    /// Why a store that could be durable is not, here: a setting of its server (a
+    /// Redis server that keeps nothing on disk). Reports say it with the skips.
+    pub not_durable_because: Option<String>,
     /// Keeps its data in files on the local disk (so `security.file-mode` applies).
     pub files: bool,
     /// The longest value the store keeps, per field.
@@ -120,7 +123,27 @@ impl Capabilities {
     #[must_use]
     pub fn durable(mut self, durable: bool) -> Self {
         self.durable = durable;
+        self.not_durable_because = None;
         self
+    }
+
+    /// Declares the store not durable, for a reason its setup decides (a server
+    /// setting): the durability checks are skipped with it.
+    #[must_use]
+    pub fn not_durable(mut self, why: &str) -> Self {
+        self.durable = false;
+        self.not_durable_because = Some(why.to_owned());
+        self
+    }
+
+    /// Why the durability checks do not apply, when they do not.
+    pub fn not_durable_reason(&self) -> Option<String> {
+        let declared = "the store declares that it is not durable";
+        match (&self.durable, &self.not_durable_because) {
+            (true, _) => None,
+            (false, Some(why)) => Some(format!("{declared}: {why}")),
+            (false, None) => Some(declared.to_owned()),
+        }
     }
 
     /// Sets [`Capabilities::files`].
@@ -163,6 +186,7 @@ impl Default for Capabilities {
     fn default() -> Self {
         Capabilities {
             durable: false,
+            not_durable_because: None,
             files: false,
             limits: Limits::NONE,
             thread_safe: true,

@@ -1,7 +1,8 @@
 //! Every operation × store × size, with raw-engine baselines and a naive
 //! connection-per-call store measured in the same run, so overheads are ratios.
 //!
-//! `cargo bench -p tokenstore-stores` (MySQL joins when TOKENSTORE_MYSQL_URL is set).
+//! `cargo bench -p tokenstore-stores` (MySQL joins when TOKENSTORE_MYSQL_URL is set,
+//! PostgreSQL when TOKENSTORE_POSTGRES_URL is).
 //! `TOKENSTORE_BENCH_SIZES=10,1000` limits the sizes. BENCHMARKS.md has the results.
 
 use std::collections::HashMap;
@@ -18,7 +19,28 @@ use rusqlite::OptionalExtension;
 use tokenstore_harness::bench::bench_token;
 use tokenstore_harness::random::{self, TestRng};
 use tokenstore_harness::{BoxFuture, DynTokenStore, Field, StoreError, Token, TokenStore};
-use tokenstore_stores::{ListStore, MemoryStore, MysqlServer, SqliteStore, mysql::scratch_table};
+use tokenstore_stores::postgres::scratch_schema;
+use tokenstore_stores::{
+    ListStore, MemoryStore, MysqlServer, PostgresServer, SqliteStore, mysql::scratch_table,
+};
+
+/// The servers configured in the environment.
+struct Servers {
+    mysql: Option<MysqlServer>,
+    postgres: Option<PostgresServer>,
+}
+
+impl Servers {
+    fn from_env() -> Self {
+        let url = |var| std::env::var(var).ok().filter(|u: &String| !u.is_empty());
+        Servers {
+            mysql: url("TOKENSTORE_MYSQL_URL")
+                .map(|u| MysqlServer::new(&u).expect("a valid MySQL URL")),
+            postgres: url("TOKENSTORE_POSTGRES_URL")
+                .map(|u| PostgresServer::new(&u).expect("a valid PostgreSQL URL")),
+        }
+    }
+}
 
 /// The list store scans linearly; past this many tokens a fill takes minutes.
 const LIST_MAX: usize = 10_000;
@@ -90,11 +112,11 @@ struct Fixture {
     n: usize,
     store: Store,
     _keep: Option<tempfile::TempDir>,
-    /// Drops a MySQL fixture's table at the end.
+    /// Drops a server fixture's table or schema at the end.
     cleanup: Option<BoxFuture<'static, Result<(), StoreError>>>,
 }
 
-fn fill(rt: &tokio::runtime::Runtime, n: usize, mysql: Option<&MysqlServer>) -> Vec<Fixture> {
+fn fill(rt: &tokio::runtime::Runtime, n: usize, servers: &Servers) -> Vec<Fixture> {
     let tokens: Vec<Token> = (0..n).map(token).collect();
     let mut out = Vec::new();
     let memory = MemoryStore::new();
@@ -133,7 +155,25 @@ fn fill(rt: &tokio::runtime::Runtime, n: usize, mysql: Option<&MysqlServer>) -> 
         _keep: Some(dir),
         cleanup: None,
     });
-    if let Some(server) = mysql {
+    if let Some(server) = &servers.postgres {
+        let store = rt.block_on(async {
+            let store = server
+                .store(&scratch_schema())
+                .await
+                .expect("postgres opens");
+            store.import(&tokens).await.expect("postgres imports");
+            store
+        });
+        let cleanup = Some(Box::pin(store.drop_schema()) as _);
+        out.push(Fixture {
+            name: "postgres",
+            n,
+            store: DynTokenStore::new_arc(store),
+            _keep: None,
+            cleanup,
+        });
+    }
+    if let Some(server) = &servers.mysql {
         let store = rt.block_on(async {
             let store = server.store(&scratch_table()).await.expect("mysql opens");
             store.import(&tokens).await.expect("mysql imports");
@@ -189,15 +229,10 @@ fn bench_finds(
 
 fn all_benches(c: &mut Criterion) {
     let rt = runtime();
-    let mysql_url = std::env::var("TOKENSTORE_MYSQL_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
-    let mysql = mysql_url
-        .as_deref()
-        .map(|u| MysqlServer::new(u).expect("a valid MySQL URL"));
+    let servers = Servers::from_env();
     let fixtures: Vec<Fixture> = sizes()
         .into_iter()
-        .flat_map(|n| fill(&rt, n, mysql.as_ref()))
+        .flat_map(|n| fill(&rt, n, &servers))
         .collect();
 
     for (group, field) in [
@@ -211,7 +246,7 @@ fn all_benches(c: &mut Criterion) {
             bench_finds(&mut g, &rt, f, field);
         }
         if field == Field::UserName {
-            baselines_find(&mut g, &rt, &fixtures, mysql.as_ref());
+            baselines_find(&mut g, &rt, &fixtures, &servers);
         }
         g.finish();
     }
@@ -386,12 +421,13 @@ fn mixed(
 }
 
 /// The engines without a store: a HashMap get + clone, a cached rusqlite point query on
-/// the same file, a naive store that opens a connection per call, MySQL `SELECT 1`.
+/// the same file, a naive store that opens a connection per call, `SELECT 1` on a held
+/// MySQL or PostgreSQL connection (a round trip).
 fn baselines_find(
     g: &mut BenchmarkGroup<'_, WallTime>,
     rt: &tokio::runtime::Runtime,
     fixtures: &[Fixture],
-    mysql: Option<&MysqlServer>,
+    servers: &Servers,
 ) {
     for f in fixtures.iter().filter(|f| f.name == "sqlite") {
         let map: HashMap<String, Token> = (0..f.n)
@@ -422,7 +458,22 @@ fn baselines_find(
             });
         }
     }
-    if let Some(server) = mysql {
+    if let Some(server) = &servers.postgres {
+        g.bench_function("baseline-postgres-select-1-held-connection", |b| {
+            let client = rt.block_on(server.client()).expect("connects");
+            b.iter_custom(|iters| {
+                rt.block_on(async {
+                    let st = client.prepare_cached("SELECT 1").await.expect("prepares");
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(client.query_one(&st, &[]).await.expect("selects"));
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    }
+    if let Some(server) = &servers.mysql {
         g.bench_function("baseline-mysql-select-1-held-connection", |b| {
             let mut conn = rt.block_on(server.conn()).expect("connects");
             b.iter_custom(|iters| {

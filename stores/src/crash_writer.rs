@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 use tokenstore_harness::{crash_writer, runtime};
 
-use crate::{FileStore, MysqlServer, PostgresServer, SqliteStore, mysql_server, postgres};
+use crate::{
+    FileStore, MysqlServer, PostgresServer, RedisStore, SqliteStore, mysql_server, postgres, redis,
+};
 
 /// The first word of a writer's command line.
 pub const SUBCOMMAND: &str = "crash-writer";
@@ -24,6 +26,8 @@ pub enum Target {
     MysqlTable(String),
     /// A schema on the server named by `TOKENSTORE_POSTGRES_URL`.
     PostgresSchema(String),
+    /// A store name on the server or cluster named by `TOKENSTORE_REDIS_URL`.
+    RedisStore(String),
 }
 
 impl Target {
@@ -34,6 +38,7 @@ impl Target {
             Target::File(p) => ("--file", p.display().to_string()),
             Target::MysqlTable(t) => ("--mysql-table", t.clone()),
             Target::PostgresSchema(s) => ("--postgres-schema", s.clone()),
+            Target::RedisStore(n) => ("--redis-store", n.clone()),
         };
         vec![
             flag.to_owned(),
@@ -62,6 +67,11 @@ pub fn run(target: &Target, from: u64) -> ExitCode {
                     .map_err(|_| format!("{} is not set", postgres::URL_VAR))?;
                 let server = PostgresServer::new(&url).map_err(|e| e.to_string())?;
                 crash_writer(|| server.store(schema), from).await
+            }
+            Target::RedisStore(name) => {
+                let url = std::env::var(redis::URL_VAR)
+                    .map_err(|_| format!("{} is not set", redis::URL_VAR))?;
+                crash_writer(|| RedisStore::connect(&url, name), from).await
             }
         }
     });
@@ -101,12 +111,14 @@ fn parse(args: &[String]) -> Result<(Target, u64), String> {
             "--file" => target = Some(Target::File(value.into())),
             "--mysql-table" => target = Some(Target::MysqlTable(value.clone())),
             "--postgres-schema" => target = Some(Target::PostgresSchema(value.clone())),
+            "--redis-store" => target = Some(Target::RedisStore(value.clone())),
             "--from" => from = value.parse().map_err(|_| "--from takes a number")?,
             _ => return Err(format!("unknown argument {flag}")),
         }
     }
     let target = target.ok_or(
-        "name a store: --sqlite PATH, --file PATH, --mysql-table TABLE or --postgres-schema SCHEMA",
+        "name a store: --sqlite PATH, --file PATH, --mysql-table TABLE, --postgres-schema \
+         SCHEMA or --redis-store NAME",
     )?;
     Ok((target, from))
 }
@@ -122,6 +134,7 @@ mod tests {
             Target::File("tokens.csv".into()),
             Target::MysqlTable("tokenstore_1".into()),
             Target::PostgresSchema("tokenstore_2".into()),
+            Target::RedisStore("tokenstore_3".into()),
         ] {
             assert_eq!(parse(&target.args(7)), Ok((target, 7)));
         }

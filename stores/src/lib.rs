@@ -30,6 +30,8 @@ pub mod mysql;
 pub mod mysql_server;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "cli")]
 mod spec;
 #[cfg(any(feature = "sqlite", feature = "mysql", feature = "postgres"))]
@@ -37,6 +39,8 @@ mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(feature = "redis")]
+pub use crate::redis::{RedisServer, RedisStore};
 #[cfg(feature = "adapter")]
 pub use adapter::AdapterStore;
 #[cfg(feature = "file")]
@@ -52,7 +56,7 @@ pub use postgres::{PostgresServer, PostgresStore};
 #[cfg(feature = "cli")]
 pub use spec::{
     STORE_FORMS, StoreSpec, UnknownStore, adapter_factory, file_factory, mysql_factory,
-    postgres_factory, sqlite_factory,
+    postgres_factory, redis_factory, sqlite_factory,
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;

@@ -63,7 +63,7 @@ impl MysqlSource {
 
 /// What `TOKENSTORE_REQUIRE` and `--require` may name: a backend or a tool whose
 /// tests must run rather than be skipped for want of it.
-pub const REQUIRABLE: [&str; 4] = ["mysql", "postgres", "python", "junit-xsd"];
+pub const REQUIRABLE: [&str; 5] = ["mysql", "postgres", "redis", "python", "junit-xsd"];
 
 /// The first name in `TOKENSTORE_REQUIRE` that is not one of [`REQUIRABLE`].
 pub fn unknown_required() -> Option<String> {

@@ -10,8 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 use tokenstore_harness::{Factory, Fixture, StoreError, TokenStore, factory, fixtures};
 
 use crate::{
-    AdapterStore, FileStore, ListStore, MemoryStore, MysqlServer, PostgresServer, SqliteStore,
-    crash_writer, mutants, mysql, mysql_server, postgres,
+    AdapterStore, FileStore, ListStore, MemoryStore, MysqlServer, PostgresServer, RedisServer,
+    SqliteStore, crash_writer, mutants, mysql, mysql_server, postgres, redis,
 };
 
 /// A store named on the command line: `memory`, `list`, `sqlite`, `sqlite:DIR`,
@@ -51,6 +51,14 @@ pub enum StoreSpec {
         /// The URL without its password, for reports.
         location: String,
     },
+    /// A new key space (hash tag) per fresh store on a Redis server or cluster, removed
+    /// after use; the URL is kept as for MySQL.
+    Redis {
+        /// The server's URL, with its password.
+        url: SecretString,
+        /// The URL without its password, for reports.
+        location: String,
+    },
     /// A store in another language behind an adapter process (`--adapter -- CMD…`):
     /// a pool of processes, each given a fresh store (`fresh`) for each check.
     Adapter(Vec<String>),
@@ -63,7 +71,8 @@ impl PartialEq for StoreSpec {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (StoreSpec::Mysql { url: a, .. }, StoreSpec::Mysql { url: b, .. })
-            | (StoreSpec::Postgres { url: a, .. }, StoreSpec::Postgres { url: b, .. }) => {
+            | (StoreSpec::Postgres { url: a, .. }, StoreSpec::Postgres { url: b, .. })
+            | (StoreSpec::Redis { url: a, .. }, StoreSpec::Redis { url: b, .. }) => {
                 a.expose_secret() == b.expose_secret()
             }
             (StoreSpec::SqliteFile { dir: a }, StoreSpec::SqliteFile { dir: b }) => a == b,
@@ -79,6 +88,8 @@ impl PartialEq for StoreSpec {
 pub const STORE_FORMS: &str = "memory, list, sqlite, sqlite:DIR, sqlite::memory:, file, \
      file:DIR, mysql (the server in TOKENSTORE_MYSQL_URL), mysql://USER:PASSWORD@HOST:PORT/DB, \
      postgres (the server in TOKENSTORE_POSTGRES_URL), postgres://USER:PASSWORD@HOST:PORT/DB, \
+     redis (the server in TOKENSTORE_REDIS_URL), redis://[:PASSWORD@]HOST:PORT, \
+     redis+cluster://[:PASSWORD@]HOST:PORT,HOST:PORT,…, \
      mutant:NAME (see `tokenstore mutants`), or --adapter -- COMMAND… for a store in another \
      language";
 
@@ -125,6 +136,15 @@ impl FromStr for StoreSpec {
                     Err(e) => Err(UnknownStore::MysqlUrl(e.to_string())),
                 }
             }
+            _ if s.starts_with("redis://") || s.starts_with("redis+cluster://") => {
+                match redis::location_of(s) {
+                    Ok(location) => Ok(StoreSpec::Redis {
+                        url: SecretString::from(s),
+                        location,
+                    }),
+                    Err(e) => Err(UnknownStore::MysqlUrl(e.to_string())),
+                }
+            }
             _ if s.starts_with("mutant:") => {
                 let name = &s["mutant:".len()..];
                 mutants::Bug::ALL
@@ -152,6 +172,10 @@ impl StoreSpec {
             StoreSpec::SqliteFile { .. } | StoreSpec::SqliteMemory => "sqlite".to_owned(),
             StoreSpec::Mysql { .. } => "mysql".to_owned(),
             StoreSpec::Postgres { .. } => "postgres".to_owned(),
+            StoreSpec::Redis { location, .. } if location.starts_with("cluster") => {
+                "redis-cluster".to_owned()
+            }
+            StoreSpec::Redis { .. } => "redis".to_owned(),
             StoreSpec::File { .. } => "file".to_owned(),
             StoreSpec::Mutant(bug) => format!("mutant:{}", bug.name()),
             StoreSpec::Adapter(_) => "adapter".to_owned(),
@@ -168,6 +192,7 @@ impl StoreSpec {
             StoreSpec::SqliteFile { dir: Some(d) } => format!("a new file under {}", d.display()),
             StoreSpec::Mysql { location, .. } => format!("a new table in {location}"),
             StoreSpec::Postgres { location, .. } => format!("a new schema in {location}"),
+            StoreSpec::Redis { location, .. } => format!("a new hash tag in {location}"),
             StoreSpec::File { dir: None } => "a new CSV file in the temporary directory".to_owned(),
             StoreSpec::File { dir: Some(d) } => format!("a new CSV file under {}", d.display()),
             StoreSpec::Mutant(bug) => format!("in memory, with a bug: {}", bug.description()),
@@ -202,6 +227,7 @@ impl StoreSpec {
             StoreSpec::File { dir } => file_factory(dir.unwrap_or_else(std::env::temp_dir), writer),
             StoreSpec::Mysql { url, .. } => mysql_factory(url, writer),
             StoreSpec::Postgres { url, .. } => postgres_factory(url, writer),
+            StoreSpec::Redis { url, .. } => redis_factory(url, writer),
             StoreSpec::Mutant(bug) => mutants::factory(bug),
             StoreSpec::Adapter(command) => adapter_factory(command),
         }
@@ -341,6 +367,45 @@ pub fn postgres_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
             Ok::<_, BoxError>(fixture.with_teardown(async move {
                 if let Err(e) = drop_schema.await {
                     tracing::warn!("warning: could not drop a scratch schema: {e}");
+                }
+            }))
+        }
+    })
+}
+
+/// Each fresh store is a new name (hash tag) on one connection; its teardown removes
+/// its keys. A second instance is a new connection to the same name.
+pub fn redis_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
+    let server: Arc<tokio::sync::OnceCell<RedisServer>> = Arc::default();
+    fixtures(move || {
+        let (server, url, writer) = (server.clone(), url.clone(), writer.clone());
+        async move {
+            let connected = server
+                .get_or_try_init(|| RedisServer::connect(url.expose_secret()))
+                .await?;
+            let store = connected.store(&mysql::scratch_table())?;
+            let (name, drop_keys) = (store.name().to_owned(), store.drop_keys());
+            let mut fixture = Fixture::new(store);
+            let (again, again_name) = (url.clone(), name.clone());
+            fixture = fixture.with_reopen(move || {
+                let (url, name) = (again.clone(), again_name.clone());
+                async move { crate::RedisStore::connect(url.expose_secret(), &name).await }
+            });
+            if let Some(program) = writer {
+                let target = crash_writer::Target::RedisStore(name);
+                fixture = fixture.with_writer(move |from| {
+                    let mut command = std::process::Command::new(&program);
+                    command
+                        .arg(crash_writer::SUBCOMMAND)
+                        .args(target.args(from))
+                        // The URL may hold a password: the environment, not the command line.
+                        .env(redis::URL_VAR, url.expose_secret());
+                    command
+                });
+            }
+            Ok::<_, BoxError>(fixture.with_teardown(async move {
+                if let Err(e) = drop_keys.await {
+                    tracing::warn!("warning: could not remove a scratch store's keys: {e}");
                 }
             }))
         }
