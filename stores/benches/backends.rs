@@ -19,10 +19,8 @@ use rusqlite::OptionalExtension;
 use tokenstore_harness::bench::bench_token;
 use tokenstore_harness::random::{self, TestRng};
 use tokenstore_harness::{BoxFuture, DynTokenStore, Field, StoreError, Token, TokenStore};
-use tokenstore_stores::postgres::scratch_schema;
-use tokenstore_stores::{
-    ListStore, MemoryStore, MysqlServer, PostgresServer, SqliteStore, mysql::scratch_table,
-};
+use tokenstore_stores::scratch_name;
+use tokenstore_stores::{ListStore, MemoryStore, MysqlServer, PostgresServer, SqliteStore};
 
 /// The servers configured in the environment.
 struct Servers {
@@ -157,10 +155,7 @@ fn fill(rt: &tokio::runtime::Runtime, n: usize, servers: &Servers) -> Vec<Fixtur
     });
     if let Some(server) = &servers.postgres {
         let store = rt.block_on(async {
-            let store = server
-                .store(&scratch_schema())
-                .await
-                .expect("postgres opens");
+            let store = server.store(&scratch_name()).await.expect("postgres opens");
             store.import(&tokens).await.expect("postgres imports");
             store
         });
@@ -175,7 +170,7 @@ fn fill(rt: &tokio::runtime::Runtime, n: usize, servers: &Servers) -> Vec<Fixtur
     }
     if let Some(server) = &servers.mysql {
         let store = rt.block_on(async {
-            let store = server.store(&scratch_table()).await.expect("mysql opens");
+            let store = server.store(&scratch_name()).await.expect("mysql opens");
             store.import(&tokens).await.expect("mysql imports");
             store
         });

@@ -60,3 +60,14 @@ pub use spec::{
 };
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
+
+/// A name no other run uses, for a scratch table, schema or key space:
+/// `tokenstore_<pid>_<time>_<n>`.
+pub fn scratch_name() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("tokenstore_{}_{nanos}_{n}", std::process::id())
+}

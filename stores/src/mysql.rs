@@ -155,16 +155,6 @@ pub fn location_of(url: &str) -> Result<String, StoreError> {
     parse_url(url).map(|(_, location)| location)
 }
 
-/// A table name no other run uses: `tokenstore_<pid>_<time>_<n>`.
-pub fn scratch_table() -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    format!("tokenstore_{}_{nanos}_{n}", std::process::id())
-}
-
 /// Table names are written into SQL text, so they are checked, never quoted blindly.
 fn check_table_name(table: &str) -> Result<(), StoreError> {
     let ok = !table.is_empty()
@@ -294,7 +284,7 @@ impl MysqlStore {
     /// Inserts many new tokens in one transaction, 500 rows a statement: how an empty
     /// store is filled from another (`tokenstore migrate`), or for a benchmark. A token
     /// keeps its id if it has one; the others get ids drawn as one block from the
-    /// sequence (see [`MysqlStore::draw_ids`]). Every token must be insertable and hold
+    /// sequence, past the ids the tokens keep. Every token must be insertable and hold
     /// no key value or id that a stored row (or another imported token) holds; all or
     /// nothing. Returns the ids, in the tokens' order.
     pub async fn import(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {

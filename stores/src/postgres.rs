@@ -85,11 +85,6 @@ pub fn location_of(url: &str) -> Result<String, StoreError> {
     parse_url(url).map(|(_, location)| location)
 }
 
-/// A schema name no other run uses: `tokenstore_<pid>_<time>_<n>`.
-pub fn scratch_schema() -> String {
-    crate::mysql::scratch_table()
-}
-
 /// Schema names are written into SQL text, so they are checked, never quoted blindly.
 fn check_schema_name(schema: &str) -> Result<(), StoreError> {
     let ok = !schema.is_empty()

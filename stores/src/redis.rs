@@ -15,6 +15,7 @@
 
 use std::path::PathBuf;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use ::redis::aio::{ConnectionLike, ConnectionManager};
 use ::redis::cluster::ClusterClient;
@@ -142,7 +143,14 @@ impl RedisServer {
                     .map(|node| format!("redis://{auth}{node}"))
                     .collect();
                 let first = nodes.split(',').next().unwrap_or_default().to_owned();
-                let client = ClusterClient::new(urls).map_err(|_| bad_url())?;
+                // Few retries, short timeouts: while a node is down a save fails (a
+                // typed Backend error) instead of waiting for the node's return.
+                let client = ClusterClient::builder(urls)
+                    .retries(2)
+                    .connection_timeout(Duration::from_secs(1))
+                    .response_timeout(Duration::from_secs(2))
+                    .build()
+                    .map_err(|_| bad_url())?;
                 let conn = client
                     .get_async_connection()
                     .await

@@ -304,7 +304,7 @@ pub fn mysql_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
     fixtures(move || {
         let (server, url, writer) = (server.clone(), url.clone(), writer.clone());
         async move {
-            let store = server?.store(&mysql::scratch_table()).await?;
+            let store = server?.store(&crate::scratch_name()).await?;
             let (table, drop_tables) = (store.table().to_owned(), store.drop_tables());
             let mut fixture = Fixture::new(store);
             let (again, again_table) = (url.clone(), table.clone());
@@ -340,7 +340,7 @@ pub fn postgres_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
     fixtures(move || {
         let (server, url, writer) = (server.clone(), url.clone(), writer.clone());
         async move {
-            let store = server?.store(&postgres::scratch_schema()).await?;
+            let store = server?.store(&crate::scratch_name()).await?;
             let (schema, drop_schema) = (store.schema().to_owned(), store.drop_schema());
             let mut fixture = Fixture::new(store);
             let (again, again_schema) = (url.clone(), schema.clone());
@@ -383,7 +383,7 @@ pub fn redis_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
             let connected = server
                 .get_or_try_init(|| RedisServer::connect(url.expose_secret()))
                 .await?;
-            let store = connected.store(&mysql::scratch_table())?;
+            let store = connected.store(&crate::scratch_name())?;
             let (name, drop_keys) = (store.name().to_owned(), store.drop_keys());
             let mut fixture = Fixture::new(store);
             let (again, again_name) = (url.clone(), name.clone());

@@ -14,6 +14,7 @@ pub fn columns() -> String {
 
 /// How a driver marks the parameters of a statement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(dead_code)] // a build with one backend uses one of them
 pub enum Marks {
     /// `?` (SQLite, MySQL).
     Question,

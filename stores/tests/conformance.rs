@@ -1,7 +1,8 @@
 //! Every reference store against every scenario: one named test per (store, scenario).
-//! MySQL and PostgreSQL run when a server is configured (see `MysqlSource`,
-//! `TOKENSTORE_POSTGRES_URL`); otherwise their tests are listed as ignored with the
-//! reason, or fail when the backend is required.
+//! MySQL, PostgreSQL, Redis and a Redis Cluster run when a server is configured (see
+//! `MysqlSource`, `TOKENSTORE_POSTGRES_URL`, `TOKENSTORE_REDIS_URL`,
+//! `TOKENSTORE_REDIS_CLUSTER_URL`); otherwise their tests are listed as ignored with the
+//! reason, or fail when the backend is required (`redis` covers the cluster too).
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use tokenstore_harness::libtest_mimic::{Arguments, Failed, Trial, run};
 use tokenstore_harness::{Factory, factory, runtime, trials, unavailable};
 use tokenstore_stores::{
     ListStore, MemoryStore, MysqlSource, SqliteStore, crash_writer, file_factory, mysql_factory,
-    mysql_server, postgres, postgres_factory, sqlite_factory,
+    mysql_server, postgres, postgres_factory, redis, redis_factory, sqlite_factory,
 };
 
 fn main() -> ExitCode {
@@ -47,8 +48,20 @@ fn main() -> ExitCode {
     all.extend(on_server("mysql", mysql.ok_or(why), |url| {
         mysql_factory(url.into(), w)
     }));
+    let w = writer.clone();
     all.extend(on_server("postgres", postgres::url_from_env(), |url| {
-        postgres_factory(url.into(), writer)
+        postgres_factory(url.into(), w)
+    }));
+    let w = writer.clone();
+    all.extend(on_server("redis", redis::url_from_env(), |url| {
+        redis_factory(url.into(), w)
+    }));
+    let cluster = std::env::var("TOKENSTORE_REDIS_CLUSTER_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| "TOKENSTORE_REDIS_CLUSTER_URL is not set".to_owned());
+    all.extend(on_server("redis-cluster", cluster, |url| {
+        redis_factory(url.into(), writer)
     }));
     let conclusion = run(&args, all);
     drop(source);
@@ -64,7 +77,7 @@ fn on_server(
 ) -> Vec<Trial> {
     match url {
         Ok(url) => trials(name, factory(url)),
-        Err(why) if mysql_server::required(name) => {
+        Err(why) if mysql_server::required(name.trim_end_matches("-cluster")) => {
             let why = format!(
                 "{name} is required ({}) but unavailable: {why}",
                 mysql_server::REQUIRE_VAR

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, run};
 use tokenstore_harness::{Field, Status, StoreError, Suite, Token, TokenStore, runtime};
-use tokenstore_stores::mysql::scratch_table;
+use tokenstore_stores::scratch_name;
 use tokenstore_stores::{MysqlServer, MysqlSource, MysqlStore, mysql_factory};
 
 mod common;
@@ -119,7 +119,7 @@ fn bystander_untouched(url: &str) -> Result<(), Failed> {
 fn connections_reused(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let server = MysqlServer::new(url).map_err(fail)?;
-        let store = server.store(&scratch_table()).await.map_err(fail)?;
+        let store = server.store(&scratch_name()).await.map_err(fail)?;
         let before = server.connections_opened();
         for i in 0..300 {
             let t = Token::new()
@@ -164,7 +164,7 @@ fn killed_connections(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let admin = MysqlServer::new(url).map_err(fail)?;
         let server = MysqlServer::new(url).map_err(fail)?;
-        let store = server.store(&scratch_table()).await.map_err(fail)?;
+        let store = server.store(&scratch_name()).await.map_err(fail)?;
         let stop = Instant::now() + Duration::from_millis(1500);
         let killer = async {
             let mut killed = 0;
@@ -197,7 +197,7 @@ fn server_restart(url: &str) -> Result<(), Failed> {
     let command = std::env::var(RESTART_VAR).map_err(fail)?;
     runtime().block_on(async {
         let server = MysqlServer::new(url).map_err(fail)?;
-        let store = server.store(&scratch_table()).await.map_err(fail)?;
+        let store = server.store(&scratch_name()).await.map_err(fail)?;
         let stop = Instant::now() + Duration::from_secs(4);
         let restart = async {
             tokio::time::sleep(Duration::from_millis(500)).await;

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, run};
 use tokenstore_harness::{Field, Status, StoreError, Suite, Token, TokenStore, runtime};
-use tokenstore_stores::postgres::{self, scratch_schema};
+use tokenstore_stores::postgres;
+use tokenstore_stores::scratch_name;
 use tokenstore_stores::{PostgresServer, PostgresStore, postgres_factory};
 
 mod common;
@@ -133,7 +134,7 @@ fn terminated_connections(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let admin = PostgresServer::new(url).map_err(fail)?;
         let server = PostgresServer::new(url).map_err(fail)?;
-        let store = server.store(&scratch_schema()).await.map_err(fail)?;
+        let store = server.store(&scratch_name()).await.map_err(fail)?;
         let stop = Instant::now() + Duration::from_millis(1500);
         let killer = async {
             let mut killed = 0;
@@ -166,7 +167,7 @@ fn server_restart(url: &str) -> Result<(), Failed> {
     let command = std::env::var(RESTART_VAR).map_err(fail)?;
     runtime().block_on(async {
         let server = PostgresServer::new(url).map_err(fail)?;
-        let store = server.store(&scratch_schema()).await.map_err(fail)?;
+        let store = server.store(&scratch_name()).await.map_err(fail)?;
         let stop = Instant::now() + Duration::from_secs(4);
         let restart = async {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -212,7 +213,7 @@ fn audit_and_migrate(url: &str) -> Result<(), Failed> {
     use tokenstore_stores::migrate::{OnDuplicate, plan, write};
     runtime().block_on(async {
         let server = PostgresServer::new(url).map_err(fail)?;
-        let schema = scratch_schema();
+        let schema = scratch_name();
         let client = server.client().await.map_err(fail)?;
         let columns = "id text, user_name text, client_id text, client_secret text, \
              refresh_token text, access_token text, grant_token text, expiry_time text, \
