@@ -133,6 +133,15 @@ enum Command {
             hide_env_values = true
         )]
         postgres: Option<String>,
+        /// Also check this Redis server's (or cluster's) reference store (or set
+        /// TOKENSTORE_REDIS_URL).
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "TOKENSTORE_REDIS_URL",
+            hide_env_values = true
+        )]
+        redis: Option<String>,
     },
     /// Read the data a token store left, without writing, and list every row that breaks
     /// the contract's data invariants: rows sharing an id or a key value, rows without an
@@ -434,7 +443,11 @@ fn main() -> ExitCode {
             run,
             mysql,
             postgres,
-        } => selftest_command(run.settings(), [("MySQL", mysql), ("PostgreSQL", postgres)]),
+            redis,
+        } => {
+            let servers = [("MySQL", mysql), ("PostgreSQL", postgres), ("Redis", redis)];
+            selftest_command(run.settings(), servers)
+        }
         Command::Migrate {
             source,
             dest,
@@ -465,7 +478,7 @@ fn main() -> ExitCode {
 
 /// The selftest on the mutants and every reference store, the servers' where a URL
 /// names them.
-fn selftest_command(settings: Settings, servers: [(&str, Option<String>); 2]) -> ExitCode {
+fn selftest_command(settings: Settings, servers: [(&str, Option<String>); 3]) -> ExitCode {
     let mut references = vec![
         StoreSpec::Memory,
         StoreSpec::List,

@@ -2,7 +2,7 @@
 //! connection-per-call store measured in the same run, so overheads are ratios.
 //!
 //! `cargo bench -p tokenstore-stores` (MySQL joins when TOKENSTORE_MYSQL_URL is set,
-//! PostgreSQL when TOKENSTORE_POSTGRES_URL is).
+//! PostgreSQL when TOKENSTORE_POSTGRES_URL is, Redis when TOKENSTORE_REDIS_URL is).
 //! `TOKENSTORE_BENCH_SIZES=10,1000` limits the sizes. BENCHMARKS.md has the results.
 
 use std::collections::HashMap;
@@ -20,22 +20,32 @@ use tokenstore_harness::bench::bench_token;
 use tokenstore_harness::random::{self, TestRng};
 use tokenstore_harness::{BoxFuture, DynTokenStore, Field, StoreError, Token, TokenStore};
 use tokenstore_stores::scratch_name;
-use tokenstore_stores::{ListStore, MemoryStore, MysqlServer, PostgresServer, SqliteStore};
+use tokenstore_stores::{
+    ListStore, MemoryStore, MysqlServer, PostgresServer, RedisServer, SqliteStore,
+};
 
 /// The servers configured in the environment.
 struct Servers {
     mysql: Option<MysqlServer>,
     postgres: Option<PostgresServer>,
+    /// The server and its URL (the baselines open their own connection).
+    redis: Option<(RedisServer, String)>,
 }
 
 impl Servers {
-    fn from_env() -> Self {
+    fn from_env(rt: &tokio::runtime::Runtime) -> Self {
         let url = |var| std::env::var(var).ok().filter(|u: &String| !u.is_empty());
         Servers {
             mysql: url("TOKENSTORE_MYSQL_URL")
                 .map(|u| MysqlServer::new(&u).expect("a valid MySQL URL")),
             postgres: url("TOKENSTORE_POSTGRES_URL")
                 .map(|u| PostgresServer::new(&u).expect("a valid PostgreSQL URL")),
+            redis: url("TOKENSTORE_REDIS_URL").map(|u| {
+                let server = rt
+                    .block_on(RedisServer::connect(&u))
+                    .expect("Redis connects");
+                (server, u)
+            }),
         }
     }
 }
@@ -153,6 +163,22 @@ fn fill(rt: &tokio::runtime::Runtime, n: usize, servers: &Servers) -> Vec<Fixtur
         _keep: Some(dir),
         cleanup: None,
     });
+    if let Some((server, _)) = &servers.redis {
+        let store = server.store(&scratch_name()).expect("redis opens");
+        rt.block_on(async {
+            for t in &tokens {
+                store.save_token(t).await.expect("redis saves");
+            }
+        });
+        let cleanup = Some(Box::pin(store.drop_keys()) as _);
+        out.push(Fixture {
+            name: "redis",
+            n,
+            store: DynTokenStore::new_arc(store),
+            _keep: None,
+            cleanup,
+        });
+    }
     if let Some(server) = &servers.postgres {
         let store = rt.block_on(async {
             let store = server.store(&scratch_name()).await.expect("postgres opens");
@@ -224,7 +250,7 @@ fn bench_finds(
 
 fn all_benches(c: &mut Criterion) {
     let rt = runtime();
-    let servers = Servers::from_env();
+    let servers = Servers::from_env(&rt);
     let fixtures: Vec<Fixture> = sizes()
         .into_iter()
         .flat_map(|n| fill(&rt, n, &servers))
@@ -417,7 +443,7 @@ fn mixed(
 
 /// The engines without a store: a HashMap get + clone, a cached rusqlite point query on
 /// the same file, a naive store that opens a connection per call, `SELECT 1` on a held
-/// MySQL or PostgreSQL connection (a round trip).
+/// MySQL or PostgreSQL connection, Redis `PING` and `HGETALL` of one hash (round trips).
 fn baselines_find(
     g: &mut BenchmarkGroup<'_, WallTime>,
     rt: &tokio::runtime::Runtime,
@@ -452,6 +478,51 @@ fn baselines_find(
                 );
             });
         }
+    }
+    if let Some((_, url)) = &servers.redis {
+        let client = ::redis::Client::open(url.as_str()).expect("a Redis URL");
+        let mut conn = rt
+            .block_on(client.get_multiplexed_async_connection())
+            .expect("connects");
+        let hash = format!("{{{}}}:baseline", scratch_name());
+        let fields: Vec<(&str, String)> = Field::ALL
+            .iter()
+            .filter_map(|f| Some((f.name(), token(0).get(*f)?.to_owned())))
+            .collect();
+        rt.block_on(async {
+            let _: () = ::redis::cmd("HSET")
+                .arg(&hash)
+                .arg(&fields)
+                .query_async(&mut conn)
+                .await
+                .expect("writes the hash");
+        });
+        for (name, command) in [("ping", "PING"), ("hgetall-one-hash", "HGETALL")] {
+            g.bench_function(format!("baseline-redis-{name}"), |b| {
+                b.iter_custom(|iters| {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for _ in 0..iters {
+                            let mut cmd = ::redis::cmd(command);
+                            if command == "HGETALL" {
+                                cmd.arg(&hash);
+                            }
+                            let reply: ::redis::Value =
+                                cmd.query_async(&mut conn).await.expect("answers");
+                            black_box(reply);
+                        }
+                        start.elapsed()
+                    })
+                })
+            });
+        }
+        rt.block_on(async {
+            let _: i64 = ::redis::cmd("DEL")
+                .arg(&hash)
+                .query_async(&mut conn)
+                .await
+                .expect("deletes");
+        });
     }
     if let Some(server) = &servers.postgres {
         g.bench_function("baseline-postgres-select-1-held-connection", |b| {
