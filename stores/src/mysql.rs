@@ -2,7 +2,6 @@
 //! columns, a unique index on every lookup key and one transaction per save.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use mysql_async::{
@@ -28,10 +27,6 @@ const SESSION_SETUP: [&str; 3] = [
     "SET NAMES utf8mb4",
     "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 ];
-
-/// How often a save is tried when the server asks for a retry (a deadlock, a lock
-/// wait timeout, or a concurrent insert of the same key).
-const SAVE_ATTEMPTS: u32 = 20;
 
 /// MySQL server error codes the store handles.
 const DUPLICATE_KEY: u16 = 1062;
@@ -200,17 +195,7 @@ fn server_code(e: &mysql_async::Error) -> Option<u16> {
     }
 }
 
-/// A save attempt that failed: retry, or give up with this error.
-enum Attempt {
-    Retry(mysql_async::Error),
-    Fail(StoreError),
-}
-
-impl From<StoreError> for Attempt {
-    fn from(e: StoreError) -> Self {
-        Attempt::Fail(e)
-    }
-}
+type Attempt = sql::Attempt<mysql_async::Error>;
 
 fn retry_or_fail(what: &'static str) -> impl Fn(mysql_async::Error) -> Attempt {
     move |e| match server_code(&e) {
@@ -569,34 +554,13 @@ impl TokenStore for MysqlStore {
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
         self.capabilities().limits.check(token)?;
-        let mut duplicates = 0;
-        for attempt in 1..=SAVE_ATTEMPTS {
-            match self.try_save(token).await {
-                Ok(id) => return Ok(id),
-                Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry(e)) => {
-                    // A duplicate key twice in a row is a real clash with another row,
-                    // not a concurrent insert of the same user that a retry resolves.
-                    if server_code(&e) == Some(DUPLICATE_KEY) {
-                        duplicates += 1;
-                        if duplicates == 2 {
-                            let field = match &e {
-                                mysql_async::Error::Server(s) => sql::conflicting_field(&s.message),
-                                _ => Field::UserName,
-                            };
-                            return Err(StoreError::Conflict { field });
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
-                }
+        let duplicate = |e: &mysql_async::Error| match e {
+            mysql_async::Error::Server(s) if s.code == DUPLICATE_KEY => {
+                Some(sql::conflicting_field(&s.message))
             }
-        }
-        Err(StoreError::Backend {
-            message: format!(
-                "mysql: save gave up after {SAVE_ATTEMPTS} deadlocks or lock timeouts"
-            ),
-            source: None,
-        })
+            _ => None,
+        };
+        sql::with_retries("mysql", || self.try_save(token), duplicate).await
     }
 
     async fn delete_token(&self, id: &str) -> Result<(), StoreError> {

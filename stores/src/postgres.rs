@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokenstore_harness::{
@@ -35,10 +34,6 @@ pub fn url_from_env() -> Result<String, String> {
 
 /// Connections per pool, as for MySQL.
 const POOL_SIZE: usize = 8;
-
-/// How often a save is tried when the server asks for a retry (a deadlock, a
-/// serialization failure, or a concurrent insert of the same key).
-const SAVE_ATTEMPTS: u32 = 20;
 
 /// A PostgreSQL store on one schema. Safe to share between tasks; any number of
 /// instances, in any number of processes, may use the same schema.
@@ -134,17 +129,7 @@ fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
     }
 }
 
-/// A save attempt that failed: retry, or give up with this error.
-enum Attempt {
-    Retry(tokio_postgres::Error),
-    Fail(StoreError),
-}
-
-impl From<StoreError> for Attempt {
-    fn from(e: StoreError) -> Self {
-        Attempt::Fail(e)
-    }
-}
+type Attempt = sql::Attempt<tokio_postgres::Error>;
 
 fn retry_or_fail(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Attempt {
     move |e| match e.code() {
@@ -533,31 +518,10 @@ impl TokenStore for PostgresStore {
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
         self.capabilities().limits.check(token)?;
-        let mut duplicates = 0;
-        for attempt in 1..=SAVE_ATTEMPTS {
-            match self.try_save(token).await {
-                Ok(id) => return Ok(id),
-                Err(Attempt::Fail(e)) => return Err(e),
-                Err(Attempt::Retry(e)) => {
-                    // A unique violation twice in a row is a real clash with another
-                    // row, not a concurrent insert of the same user that a retry resolves.
-                    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-                        duplicates += 1;
-                        if duplicates == 2 {
-                            let field = conflicting_field(&e);
-                            return Err(StoreError::Conflict { field });
-                        }
-                    }
-                    tokio::time::sleep(Duration::from_millis(u64::from(attempt))).await;
-                }
-            }
-        }
-        Err(StoreError::Backend {
-            message: format!(
-                "postgres: save gave up after {SAVE_ATTEMPTS} deadlocks or serialization failures"
-            ),
-            source: None,
-        })
+        let duplicate = |e: &tokio_postgres::Error| {
+            (e.code() == Some(&SqlState::UNIQUE_VIOLATION)).then(|| conflicting_field(e))
+        };
+        sql::with_retries("postgres", || self.try_save(token), duplicate).await
     }
 
     async fn delete_token(&self, id: &str) -> Result<(), StoreError> {

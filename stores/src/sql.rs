@@ -104,3 +104,60 @@ pub fn update_of(
         values.chain(std::iter::once(id.to_owned())).collect(),
     ))
 }
+
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+/// How often a save is tried when the server asks for a retry (a deadlock, a lock wait
+/// timeout, a serialization failure, or a concurrent insert of the same key).
+const SAVE_ATTEMPTS: u32 = 20;
+
+/// A save attempt that failed: retry on the driver's error `E`, or give up.
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+pub enum Attempt<E> {
+    /// The server asks for a retry.
+    Retry(E),
+    /// A failure a retry cannot mend.
+    Fail(tokenstore_harness::StoreError),
+}
+
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+impl<E> From<tokenstore_harness::StoreError> for Attempt<E> {
+    fn from(e: tokenstore_harness::StoreError) -> Self {
+        Attempt::Fail(e)
+    }
+}
+
+/// Runs `attempt` until it saves, fails, or [`SAVE_ATTEMPTS`] are spent, with a short
+/// growing pause between tries. `duplicate` names the key of a unique-index violation:
+/// twice in a row is a real clash with another row (`Conflict`), not a concurrent
+/// insert of the same user that a retry resolves.
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+pub async fn with_retries<E, F: Future<Output = Result<String, Attempt<E>>>>(
+    engine: &str,
+    mut attempt: impl FnMut() -> F,
+    duplicate: impl Fn(&E) -> Option<Field>,
+) -> Result<String, tokenstore_harness::StoreError> {
+    use tokenstore_harness::StoreError;
+    let mut duplicates = 0;
+    for n in 1..=SAVE_ATTEMPTS {
+        match attempt().await {
+            Ok(id) => return Ok(id),
+            Err(Attempt::Fail(e)) => return Err(e),
+            Err(Attempt::Retry(e)) => {
+                if let Some(field) = duplicate(&e) {
+                    duplicates += 1;
+                    if duplicates == 2 {
+                        return Err(StoreError::Conflict { field });
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(u64::from(n))).await;
+            }
+        }
+    }
+    Err(StoreError::Backend {
+        message: format!(
+            "{engine}: save gave up after {SAVE_ATTEMPTS} deadlocks, lock timeouts or \
+             serialization failures"
+        ),
+        source: None,
+    })
+}

@@ -9,10 +9,10 @@
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, run};
-use tokenstore_harness::{Field, Status, StoreError, Suite, Token, TokenStore, runtime};
+use tokenstore_harness::{Status, StoreError, Suite, Token, TokenStore, runtime};
 use tokenstore_stores::postgres;
 use tokenstore_stores::scratch_name;
 use tokenstore_stores::{PostgresServer, PostgresStore, postgres_factory};
@@ -88,25 +88,12 @@ fn schemas_dropped(url: &str) -> Result<(), Failed> {
 fn bystander_untouched(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let server = PostgresServer::new(url).map_err(fail)?;
-        let bystander = server
-            .store(&format!("bystander_{}", std::process::id()))
-            .await
-            .map_err(fail)?;
-        let token = Token::new()
-            .with(Field::UserName, "alice@example.com")
-            .with(Field::RefreshToken, "1000.rt-alice");
-        let id = bystander.save_token(&token).await.map_err(fail)?;
+        let name = format!("bystander_{}", std::process::id());
+        let bystander = server.store(&name).await.map_err(fail)?;
         let factory = postgres_factory(url.into(), None);
-        let report = Suite::embedded()
-            .run("postgres", "", &factory, SETTINGS, |_, _| {})
-            .await;
-        let rows = bystander.get_tokens().await.map_err(fail);
+        let outcome = common::bystander_untouched(&bystander, &factory).await;
         bystander.drop_schema().await.map_err(fail)?;
-        report.map_err(fail)?;
-        if rows? != vec![token.with(Field::Id, &id)] {
-            return Err(fail("a schema the run did not create was changed"));
-        }
-        Ok(())
+        outcome
     })
 }
 
@@ -135,7 +122,6 @@ fn terminated_connections(url: &str) -> Result<(), Failed> {
         let admin = PostgresServer::new(url).map_err(fail)?;
         let server = PostgresServer::new(url).map_err(fail)?;
         let store = server.store(&scratch_name()).await.map_err(fail)?;
-        let stop = Instant::now() + Duration::from_millis(1500);
         let killer = async {
             let mut killed = 0;
             for _ in 0..5 {
@@ -144,22 +130,17 @@ fn terminated_connections(url: &str) -> Result<(), Failed> {
             }
             Ok::<_, Failed>(killed)
         };
-        let (written, killed) = tokio::join!(write_until(&store, stop), killer);
-        let (acked, errors) = written?;
-        let killed = killed?;
-        let outcome = recovered(&store, reopen(url, &store), &acked, Duration::from_secs(10)).await;
+        let (writing, patience) = (Duration::from_millis(1500), Duration::from_secs(10));
+        let outcome = under_fault(&store, reopen(url, &store), writing, killer, patience).await;
         store.drop_schema().await.map_err(fail)?;
-        outcome?;
+        let (killed, acked, errors) = outcome?;
         eprintln!(
-            "terminated {killed} connections; {} saves acknowledged, {errors} failed with Backend",
-            acked.len()
+            "terminated {killed} connections; {acked} saves acknowledged, {errors} failed with Backend"
         );
-        if killed == 0 || acked.is_empty() {
-            return Err(fail(
-                "the fault did not happen: nothing was terminated or nothing was written",
-            ));
+        match killed > 0 && acked > 0 {
+            true => Ok(()),
+            false => Err(fail("the fault did not happen: nothing was terminated or nothing was written")),
         }
-        Ok(())
     })
 }
 
@@ -168,40 +149,18 @@ fn server_restart(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let server = PostgresServer::new(url).map_err(fail)?;
         let store = server.store(&scratch_name()).await.map_err(fail)?;
-        let stop = Instant::now() + Duration::from_secs(4);
-        let restart = async {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let command = command.clone();
-            tokio::task::spawn_blocking(move || {
-                std::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(command)
-                    .status()
-            })
-            .await
-            .map_err(fail)?
-            .map_err(fail)
-        };
-        let (written, status) = tokio::join!(write_until(&store, stop), restart);
-        let status = status?;
-        if !status.success() {
-            return Err(fail(format!("{RESTART_VAR} failed: {status}")));
-        }
-        let (acked, errors) = written?;
-        let outcome = recovered(&store, reopen(url, &store), &acked, Duration::from_secs(60)).await;
-        let dropped = store.drop_schema().await;
-        outcome?;
-        dropped.map_err(fail)?;
-        eprintln!(
-            "server restarted; {} saves acknowledged, {errors} failed with Backend",
-            acked.len()
-        );
-        if errors == 0 {
-            return Err(fail(
+        let restart = run_command(Duration::from_millis(500), command);
+        let (writing, patience) = (Duration::from_secs(4), Duration::from_secs(60));
+        let outcome = under_fault(&store, reopen(url, &store), writing, restart, patience).await;
+        store.drop_schema().await.map_err(fail)?;
+        let ((), acked, errors) = outcome?;
+        eprintln!("server restarted; {acked} saves acknowledged, {errors} failed with Backend");
+        match errors {
+            0 => Err(fail(
                 "no save failed: the restart did not happen while writing",
-            ));
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     })
 }
 

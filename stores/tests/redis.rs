@@ -14,7 +14,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, run};
-use tokenstore_harness::{Field, RunReport, Status, Suite, Token, TokenStore, runtime};
+use tokenstore_harness::{RunReport, Status, Suite, runtime};
 use tokenstore_stores::redis::{self, RedisServer, RedisStore};
 use tokenstore_stores::{redis_factory, scratch_name};
 
@@ -182,19 +182,15 @@ fn server_killed(_: &str) -> Result<(), Failed> {
         let store = RedisStore::connect(&url, &scratch_name())
             .await
             .map_err(fail)?;
-        let stop = Instant::now() + Duration::from_secs(3);
         let kill = async {
             tokio::time::sleep(Duration::from_millis(700)).await;
             tokio::task::block_in_place(|| server.kill_and_restart())
         };
-        let (written, killed) = tokio::join!(write_until(&store, stop), kill);
-        killed?;
-        let (acked, errors) = written?;
         let fresh = RedisStore::connect(&url, store.name());
-        recovered(&store, fresh, &acked, Duration::from_secs(20)).await?;
+        let (writing, patience) = (Duration::from_secs(3), Duration::from_secs(20));
+        let ((), acked, errors) = under_fault(&store, fresh, writing, kill, patience).await?;
         eprintln!(
-            "server killed and restarted; {} saves acknowledged, {errors} failed with Backend",
-            acked.len()
+            "server killed and restarted; {acked} saves acknowledged, {errors} failed with Backend"
         );
         match errors {
             0 => Err(fail(
@@ -208,24 +204,12 @@ fn server_killed(_: &str) -> Result<(), Failed> {
 /// A run on its own stores leaves a store of another name as it was.
 fn bystander_untouched(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
-        let bystander = RedisStore::connect(url, &format!("bystander_{}", std::process::id()))
-            .await
-            .map_err(fail)?;
-        let token = Token::new()
-            .with(Field::UserName, "alice@example.com")
-            .with(Field::RefreshToken, "1000.rt-alice");
-        let id = bystander.save_token(&token).await.map_err(fail)?;
+        let name = format!("bystander_{}", std::process::id());
+        let bystander = RedisStore::connect(url, &name).await.map_err(fail)?;
         let factory = redis_factory(url.into(), None);
-        let report = Suite::embedded()
-            .run("redis", "", &factory, SETTINGS, |_, _| {})
-            .await;
-        let rows = bystander.get_tokens().await.map_err(fail);
+        let outcome = common::bystander_untouched(&bystander, &factory).await;
         bystander.drop_keys().await.map_err(fail)?;
-        report.map_err(fail)?;
-        if rows? != vec![token.with(Field::Id, &id)] {
-            return Err(fail("a store the run did not create was changed"));
-        }
-        Ok(())
+        outcome
     })
 }
 
@@ -269,27 +253,17 @@ fn slot_owner_killed(url: &str) -> Result<(), Failed> {
         let server = RedisServer::connect(url).await.map_err(fail)?;
         let store = server.store(&scratch_name()).map_err(fail)?;
         let port = slot_owner(url, store.name()).await?;
-        let stop = Instant::now() + Duration::from_secs(6);
-        let restart = async {
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            let command = command.replace("{port}", &port.to_string());
-            tokio::task::spawn_blocking(move || Command::new("sh").arg("-c").arg(command).status())
-                .await
-                .map_err(fail)?
-                .map_err(fail)
-        };
-        let (written, status) = tokio::join!(write_until(&store, stop), restart);
-        if !status?.success() {
-            return Err(fail(format!("{CLUSTER_RESTART_VAR} failed")));
-        }
-        let (acked, errors) = written?;
+        let restart = run_command(
+            Duration::from_millis(700),
+            command.replace("{port}", &port.to_string()),
+        );
         let fresh = RedisStore::connect(url, store.name());
-        let outcome = recovered(&store, fresh, &acked, Duration::from_secs(30)).await;
+        let (writing, patience) = (Duration::from_secs(6), Duration::from_secs(30));
+        let outcome = under_fault(&store, fresh, writing, restart, patience).await;
         store.drop_keys().await.map_err(fail)?;
-        outcome?;
+        let ((), acked, errors) = outcome?;
         eprintln!(
-            "node {port} killed and restarted; {} saves acknowledged, {errors} failed with Backend",
-            acked.len()
+            "node {port} killed and restarted; {acked} saves acknowledged, {errors} failed with Backend"
         );
         match errors {
             0 => Err(fail("no save failed: the node was not down while writing")),

@@ -131,3 +131,60 @@ pub async fn recovered<S: TokenStore, F: TokenStore>(
     }
     Ok(())
 }
+
+/// Writes for `writing` while `fault` runs beside (it says what it did, a count of
+/// connections killed, say), then checks the store recovered within `patience` with
+/// every acknowledged token kept (see [`recovered`]). Returns what the fault said, the
+/// tokens acknowledged and the saves that failed with a Backend error.
+pub async fn under_fault<S: TokenStore, F: TokenStore, N>(
+    store: &S,
+    fresh: impl std::future::Future<Output = Result<F, tokenstore_harness::StoreError>>,
+    writing: Duration,
+    fault: impl std::future::Future<Output = Result<N, Failed>>,
+    patience: Duration,
+) -> Result<(N, usize, usize), Failed> {
+    let (written, done) = tokio::join!(write_until(store, Instant::now() + writing), fault);
+    let (acked, errors) = written?;
+    let done = done?;
+    recovered(store, fresh, &acked, patience).await?;
+    Ok((done, acked.len(), errors))
+}
+
+/// After `delay`, runs a shell command (a server restart) and fails if it fails.
+pub async fn run_command(delay: Duration, command: String) -> Result<(), Failed> {
+    tokio::time::sleep(delay).await;
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .status()
+    })
+    .await
+    .map_err(fail)?
+    .map_err(fail)?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(fail(format!("the restart command failed: {status}"))),
+    }
+}
+
+/// A run of the suite on its own stores (`factory`) leaves `bystander`, a store of
+/// another name on the same server, as it was.
+pub async fn bystander_untouched<S: TokenStore>(
+    bystander: &S,
+    factory: &tokenstore_harness::Factory,
+) -> Result<(), Failed> {
+    let token = Token::new()
+        .with(Field::UserName, "alice@example.com")
+        .with(Field::RefreshToken, "1000.rt-alice");
+    let id = bystander.save_token(&token).await.map_err(fail)?;
+    let report = Suite::embedded()
+        .run("bystander", "", factory, SETTINGS, |_, _| {})
+        .await;
+    let rows = bystander.get_tokens().await.map_err(fail)?;
+    report.map_err(fail)?;
+    match rows == vec![token.with(Field::Id, &id)] {
+        true => Ok(()),
+        false => Err(fail("a store the run did not create was changed")),
+    }
+}
