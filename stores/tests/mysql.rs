@@ -6,13 +6,12 @@
 //! restart test also needs `TOKENSTORE_MYSQL_RESTART_CMD`. The trials run one at a
 //! time: the fault tests kill every other connection of this user to this database.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
 use tokenstore_harness::libtest_mimic::{Arguments, Failed, run};
-use tokenstore_harness::{Field, Status, StoreError, Suite, Token, TokenStore, runtime};
+use tokenstore_harness::{Field, StoreError, Token, TokenStore, runtime};
 use tokenstore_stores::scratch_name;
 use tokenstore_stores::{MysqlServer, MysqlSource, MysqlStore, mysql_factory};
 
@@ -52,39 +51,22 @@ fn main() -> ExitCode {
 }
 
 /// Tables of this process's scratch prefix.
-async fn scratch_tables(server: &MysqlServer) -> Result<BTreeSet<String>, Failed> {
+async fn scratch_tables(server: &MysqlServer) -> Result<Vec<String>, Failed> {
     let mut conn = server.conn().await.map_err(fail)?;
     let pattern = format!("tokenstore\\_{}\\_%", std::process::id());
-    let names: Vec<String> = conn
-        .exec(
-            "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?",
-            (pattern,),
-        )
-        .await
-        .map_err(fail)?;
-    Ok(names.into_iter().collect())
+    conn.exec(
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE ?",
+        (pattern,),
+    )
+    .await
+    .map_err(fail)
 }
 
 fn tables_dropped(url: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let server = MysqlServer::new(url).map_err(fail)?;
         let factory = mysql_factory(url.into(), None);
-        let failing = failing_suite()?
-            .run("mysql", "", &factory, SETTINGS, |_, _| {})
-            .await
-            .map_err(fail)?;
-        if failing.clauses.iter().all(|c| c.status != Status::Fail) {
-            return Err(fail("the failing scenario did not fail"));
-        }
-        Suite::embedded()
-            .run("mysql", "", &factory, SETTINGS, |_, _| {})
-            .await
-            .map_err(fail)?;
-        let left = scratch_tables(&server).await?;
-        if !left.is_empty() {
-            return Err(fail(format!("tables left behind: {left:?}")));
-        }
-        Ok(())
+        scratch_removed(&factory, || scratch_tables(&server)).await
     })
 }
 

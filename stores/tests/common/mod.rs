@@ -188,3 +188,31 @@ pub async fn bystander_untouched<S: TokenStore>(
         false => Err(fail("a store the run did not create was changed")),
     }
 }
+
+/// Runs a suite that fails and the embedded suite on `factory`'s stores; afterwards
+/// `left` (the names of this process's scratch tables, schemas or keys still there)
+/// must find none.
+pub async fn scratch_removed<L: std::future::Future<Output = Result<Vec<String>, Failed>>>(
+    factory: &tokenstore_harness::Factory,
+    left: impl Fn() -> L,
+) -> Result<(), Failed> {
+    let failing = failing_suite()?
+        .run("scratch", "", factory, SETTINGS, |_, _| {})
+        .await
+        .map_err(fail)?;
+    if failing
+        .clauses
+        .iter()
+        .all(|c| c.status != tokenstore_harness::Status::Fail)
+    {
+        return Err(fail("the failing scenario did not fail"));
+    }
+    Suite::embedded()
+        .run("scratch", "", factory, SETTINGS, |_, _| {})
+        .await
+        .map_err(fail)?;
+    match left().await? {
+        left if left.is_empty() => Ok(()),
+        left => Err(fail(format!("left behind: {left:?}"))),
+    }
+}
