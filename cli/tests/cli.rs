@@ -50,7 +50,7 @@ fn check_defaults_to_sqlite_and_lists_every_clause() {
 
 #[test]
 fn an_unknown_store_is_a_usage_error() {
-    let out = tokenstore(&["check", "postgres"]);
+    let out = tokenstore(&["check", "cassandra"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown store"));
     assert!(out.stdout.is_empty());

@@ -267,7 +267,8 @@ fn audit_sdk_db_store_data(python: &str) -> Result<(), Failed> {
     let parts = mysql_parts().ok_or("TOKENSTORE_MYSQL_URL is not set")?;
     let url = std::env::var("TOKENSTORE_MYSQL_URL").map_err(|e| Failed::from(e.to_string()))?;
     let [host, db, user, password, port] = &parts;
-    let table = tokenstore_stores::scratch_name();
+    // Not `tokenstore_<pid>_…`: sdk-db-store-runs drops those tables, beside this test.
+    let table = format!("damage_{}", tokenstore_stores::scratch_name());
     sdk_damage(python, &["mysql", host, port, db, user, password, &table])?;
     let source = AuditSource::parse(&url, Some(&table)).map_err(|e| Failed::from(e.to_string()))?;
     let fail = |e: &dyn std::fmt::Display| Failed::from(e.to_string());
@@ -448,7 +449,8 @@ fn mysql_interop(python: &str) -> Result<(), Failed> {
     runtime().block_on(async {
         let server = tokenstore_stores::MysqlServer::new(&url).map_err(|e| fail(&e))?;
         let ours = server
-            .store(&tokenstore_stores::scratch_name())
+            // Not `tokenstore_<pid>_…`: sdk-db-store-runs drops those tables meanwhile.
+            .store(&format!("interop_{}", tokenstore_stores::scratch_name()))
             .await
             .map_err(|e| fail(&e))?;
         let outcome = async {
