@@ -89,8 +89,9 @@ pub fn run(source: &str, table: Option<&str>, dest: &str, options: Options) -> E
                 let batch = async |tokens: &[Token]| store.import(tokens).await;
                 migrate::write(&plan, &*store, batch, progress).await
             }
+            // The file store takes a batch in one atomic replace of the file.
             Ok(Destination::File(store)) => {
-                let batch = async |tokens: &[Token]| migrate::one_by_one(&*store, tokens).await;
+                let batch = async |tokens: &[Token]| store.import(tokens);
                 migrate::write(&plan, &*store, batch, progress).await
             }
         };

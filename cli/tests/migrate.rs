@@ -211,3 +211,24 @@ fn hostile_sources_give_an_error_or_a_listed_row_and_never_a_partial_copy() {
         assert_eq!(kept[1].get(f), want.or(Some("1000")), "{f}");
     }
 }
+
+#[test]
+fn into_the_file_store_in_batches_and_again_without_a_change() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let src = source(dir.path(), 1_100); // two batches
+    let dest = dir.path().join("dest.csv");
+    let args = ["migrate", &src, &dest.display().to_string()];
+    let out = tokenstore(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let first = std::fs::read(&dest).expect("the destination file");
+    let out = tokenstore(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(&dest).expect("the file"),
+        first,
+        "a second run changed it"
+    );
+    let store = tokenstore_stores::FileStore::open(&dest).expect("opens");
+    let rows = runtime().block_on(store.get_tokens()).expect("lists");
+    assert_eq!(rows.len(), 1_100);
+}

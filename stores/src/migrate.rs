@@ -226,8 +226,8 @@ pub const BATCH: usize = 1000;
 /// Writes the plan into `dest`, which must hold every token within its limits (else
 /// nothing is written) and be empty or hold only tokens of this
 /// migration (an earlier, interrupted run, whose tokens are not written again),
-/// [`BATCH`] tokens per call of `save_batch` (one transaction where the store can, as
-/// `SqliteStore::import`; see [`one_by_one`]), then verifies that every token is
+/// [`BATCH`] tokens per call of `save_batch` (each store's `import`: one transaction,
+/// or one atomic replace of a file), then verifies that every token is
 /// found by its id and by its key with the same fields, and that the counts match.
 /// Tokens that keep their id are written before those the store numbers, so that a
 /// drawn id never takes one a later token keeps. `progress` gets the tokens present.
@@ -281,18 +281,6 @@ fn present(plan: &Plan, rows: &[Token]) -> Result<Vec<Option<String>>, MigrateEr
         0 => Ok(ids),
         n => Err(MigrateError::NotEmpty(n)),
     }
-}
-
-/// The batch writer of a store without one: a `save_token` per token.
-pub async fn one_by_one<S: TokenStore + ?Sized>(
-    dest: &S,
-    tokens: &[Token],
-) -> Result<Vec<String>, StoreError> {
-    let mut ids = Vec::with_capacity(tokens.len());
-    for token in tokens {
-        ids.push(dest.save_token(token).await?);
-    }
-    Ok(ids)
 }
 
 /// The plan's tokens by id and by key value, to tell in one lookup which planned token
