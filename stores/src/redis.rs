@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionLike, ConnectionManager};
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use ::redis::cluster::ClusterClient;
 use ::redis::cluster_async::ClusterConnection;
 use ::redis::{Cmd, Pipeline, RedisFuture, Script, Value};
@@ -164,7 +164,13 @@ impl RedisServer {
                     ::redis::ConnectionAddr::Tcp(host, port) => format!("{host}:{port}"),
                     other => other.to_string(),
                 };
-                let conn = ConnectionManager::new(client)
+                // As for the cluster: while the server is away a call fails soon (a
+                // typed Backend error) instead of waiting for the reconnection.
+                let config = ConnectionManagerConfig::new()
+                    .set_number_of_retries(2)
+                    .set_connection_timeout(Duration::from_secs(1))
+                    .set_response_timeout(Duration::from_secs(2));
+                let conn = ConnectionManager::new_with_config(client, config)
                     .await
                     .map_err(|e| backend("connect", e))?;
                 (Conn::Single(conn), location)

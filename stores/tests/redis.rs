@@ -126,7 +126,8 @@ impl DurableServer {
     fn kill_and_restart(&mut self) -> Result<(), Failed> {
         self.child.kill().map_err(fail)?;
         self.child.wait().map_err(fail)?;
-        std::thread::sleep(Duration::from_millis(300));
+        // Down long enough that saves fail rather than wait for the reconnection.
+        std::thread::sleep(Duration::from_secs(1));
         self.child = Self::launch(self.dir.path(), self.port)?;
         Ok(())
     }
