@@ -150,20 +150,9 @@ pub fn location_of(url: &str) -> Result<String, StoreError> {
     parse_url(url).map(|(_, location)| location)
 }
 
-/// Table names are written into SQL text, so they are checked, never quoted blindly.
 fn check_table_name(table: &str) -> Result<(), StoreError> {
-    let ok = !table.is_empty()
-        && table.len() <= 60
-        && table
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidInput(
-            "a table name is 1 to 60 letters, digits or underscores".into(),
-        ))
-    }
+    let rule = "a table name is 1 to 60 letters, digits or underscores";
+    sql::check_name(table, |b| b.is_ascii_alphanumeric() || b == b'_', rule)
 }
 
 /// Server errors whose text names users, databases or tables but never a value.

@@ -80,19 +80,11 @@ pub fn location_of(url: &str) -> Result<String, StoreError> {
     parse_url(url).map(|(_, location)| location)
 }
 
-/// Schema names are written into SQL text, so they are checked, never quoted blindly.
+/// Lowercase only: PostgreSQL folds unquoted names to lowercase.
 fn check_schema_name(schema: &str) -> Result<(), StoreError> {
-    let ok = !schema.is_empty()
-        && schema.len() <= 60
-        && schema
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    match ok {
-        true => Ok(()),
-        false => Err(StoreError::InvalidInput(
-            "a schema name is 1 to 60 lowercase letters, digits or underscores".into(),
-        )),
-    }
+    let rule = "a schema name is 1 to 60 lowercase letters, digits or underscores";
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_';
+    sql::check_name(schema, allowed, rule)
 }
 
 /// Server errors whose message names a user, database or role but never a value.

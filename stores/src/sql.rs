@@ -67,6 +67,22 @@ impl Statements {
     }
 }
 
+/// A table or schema name, which is written into SQL text and so is checked, never
+/// quoted blindly: 1 to 60 bytes that `allowed` accepts.
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+pub fn check_name(
+    name: &str,
+    allowed: impl Fn(u8) -> bool,
+    rule: &str,
+) -> Result<(), tokenstore_harness::StoreError> {
+    match !name.is_empty() && name.len() <= 60 && name.bytes().all(allowed) {
+        true => Ok(()),
+        false => Err(tokenstore_harness::StoreError::InvalidInput(
+            rule.to_owned(),
+        )),
+    }
+}
+
 /// The key column a unique-index violation names, from a driver's message
 /// (`… oauthtoken.access_token`, `… for key 'access_token'`). The column name comes
 /// last in both, after any quoted value, so the last one mentioned wins.

@@ -216,3 +216,35 @@ pub async fn scratch_removed<L: std::future::Future<Output = Result<Vec<String>,
         left => Err(fail(format!("left behind: {left:?}"))),
     }
 }
+
+/// Five rounds of `kill` (it ends every other connection of the store's user and says
+/// how many) while the store writes: the store recovers with every acknowledged token
+/// kept, and the fault happened (connections ended, tokens written).
+pub async fn connections_killed<S: TokenStore, F: TokenStore, K>(
+    store: &S,
+    fresh: impl std::future::Future<Output = Result<F, tokenstore_harness::StoreError>>,
+    kill: impl Fn() -> K,
+) -> Result<(), Failed>
+where
+    K: std::future::Future<Output = Result<usize, Failed>>,
+{
+    let killer = async {
+        let mut killed = 0;
+        for _ in 0..5 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            killed += kill().await?;
+        }
+        Ok::<_, Failed>(killed)
+    };
+    let (writing, patience) = (Duration::from_millis(1500), Duration::from_secs(10));
+    let (killed, acked, errors) = under_fault(store, fresh, writing, killer, patience).await?;
+    eprintln!(
+        "ended {killed} connections; {acked} saves acknowledged, {errors} failed with Backend"
+    );
+    match killed > 0 && acked > 0 {
+        true => Ok(()),
+        false => Err(fail(
+            "the fault did not happen: no connection ended or nothing was written",
+        )),
+    }
+}
