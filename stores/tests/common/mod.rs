@@ -248,3 +248,23 @@ where
         )),
     }
 }
+
+/// The server restarted by `command` (after half a second) while the store writes:
+/// saves fail with Backend errors meanwhile, and afterwards the store serves again with
+/// every acknowledged token kept.
+pub async fn server_restarted<S: TokenStore, F: TokenStore>(
+    store: &S,
+    fresh: impl std::future::Future<Output = Result<F, tokenstore_harness::StoreError>>,
+    command: String,
+) -> Result<(), Failed> {
+    let restart = run_command(Duration::from_millis(500), command);
+    let (writing, patience) = (Duration::from_secs(4), Duration::from_secs(60));
+    let ((), acked, errors) = under_fault(store, fresh, writing, restart, patience).await?;
+    eprintln!("server restarted; {acked} saves acknowledged, {errors} failed with Backend");
+    match errors {
+        0 => Err(fail(
+            "no save failed: the restart did not happen while writing",
+        )),
+        _ => Ok(()),
+    }
+}
