@@ -262,22 +262,15 @@ impl MysqlStore {
     /// no key value or id that a stored row (or another imported token) holds; all or
     /// nothing. Returns the ids, in the tokens' order.
     pub async fn import(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {
-        for token in tokens {
-            self.capabilities().limits.check(token)?;
-            if !insertable(token) {
-                return Err(StoreError::not_insertable());
-            }
-        }
+        sql::check_batch(tokens, &self.capabilities().limits)?;
         let mut conn = self.conn().await?;
         let mut tx = conn
             .start_transaction(TxOpts::default())
             .await
             .map_err(|e| backend("begin a transaction", e))?;
         let ids = self.draw_ids(&mut tx, tokens).await?;
-        let t = &self.table;
         for (chunk, ids) in tokens.chunks(500).zip(ids.chunks(500)) {
-            let marks = vec![format!("({})", ["?"; 10].join(", ")); chunk.len()].join(", ");
-            let statement = format!("INSERT INTO {t} ({}) VALUES {marks}", sql::columns());
+            let statement = sql::insert_rows(&self.table, chunk.len(), Marks::Question);
             let mut values = Vec::with_capacity(chunk.len() * 10);
             for (token, id) in chunk.iter().zip(ids) {
                 let row = token.clone().with(Field::Id, id);
@@ -319,7 +312,7 @@ impl MysqlStore {
         .await
         .map_err(|e| backend("draw ids", e))?;
         let needed = tokens.iter().filter(|token| token.id().is_none()).count();
-        let mut drawn = std::collections::VecDeque::with_capacity(needed);
+        let mut drawn = Vec::with_capacity(needed);
         while drawn.len() < needed {
             let count = needed - drawn.len();
             tx.query_drop(format!(
@@ -338,13 +331,7 @@ impl MysqlStore {
             let taken = self.stored_ids(tx, &block).await?;
             drawn.extend(block.into_iter().filter(|id| !taken.contains(id)));
         }
-        Ok(tokens
-            .iter()
-            .map(|token| match token.id() {
-                Some(id) => id.to_owned(),
-                None => drawn.pop_front().unwrap_or_default(),
-            })
-            .collect())
+        Ok(sql::own_or_drawn(tokens, drawn))
     }
 
     /// Which of `ids` a stored row holds.

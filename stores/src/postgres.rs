@@ -253,12 +253,7 @@ impl PostgresStore {
     /// Every token must be insertable and hold no key value or id that a stored row (or
     /// another imported token) holds; all or nothing. Returns the ids, in order.
     pub async fn import(&self, tokens: &[Token]) -> Result<Vec<String>, StoreError> {
-        for token in tokens {
-            self.capabilities().limits.check(token)?;
-            if !insertable(token) {
-                return Err(StoreError::not_insertable());
-            }
-        }
+        sql::check_batch(tokens, &self.capabilities().limits)?;
         let mut client = self.server.client().await?;
         let tx = client
             .transaction()
@@ -266,18 +261,7 @@ impl PostgresStore {
             .map_err(|e| backend("begin a transaction", e))?;
         let ids = self.draw_ids(&tx, tokens).await?;
         for (chunk, ids) in tokens.chunks(500).zip(ids.chunks(500)) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|r| {
-                    let marks: Vec<String> = (1..=10).map(|c| format!("${}", r * 10 + c)).collect();
-                    format!("({})", marks.join(", "))
-                })
-                .collect();
-            let statement = format!(
-                "INSERT INTO {} ({}) VALUES {}",
-                self.table,
-                sql::columns(),
-                rows.join(", ")
-            );
+            let statement = sql::insert_rows(&self.table, chunk.len(), Marks::Numbered);
             let full: Vec<Token> = chunk
                 .iter()
                 .zip(ids)
@@ -317,7 +301,7 @@ impl PostgresStore {
                 .map_err(|e| backend("draw ids", e))?;
         }
         let needed = tokens.iter().filter(|token| token.id().is_none()).count();
-        let mut drawn = std::collections::VecDeque::with_capacity(needed);
+        let mut drawn = Vec::with_capacity(needed);
         while drawn.len() < needed {
             let count = (needed - drawn.len()) as i64;
             let block = format!(
@@ -331,13 +315,7 @@ impl PostgresStore {
                 .map_err(|e| backend("draw ids", e))?;
             drawn.extend(rows.iter().map(|r| r.get::<_, String>(0)));
         }
-        Ok(tokens
-            .iter()
-            .map(|token| match token.id() {
-                Some(id) => id.to_owned(),
-                None => drawn.pop_front().unwrap_or_default(),
-            })
-            .collect())
+        Ok(sql::own_or_drawn(tokens, drawn))
     }
 
     /// Creates the schema, table and sequence, under a lock so that two instances

@@ -67,6 +67,54 @@ impl Statements {
     }
 }
 
+/// What a server store's `import` checks before it writes anything: a batch is all or
+/// nothing, so a token over `limits`, or one that names no row, stops it before the
+/// first row.
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+pub fn check_batch(
+    tokens: &[Token],
+    limits: &tokenstore_harness::Limits,
+) -> Result<(), tokenstore_harness::StoreError> {
+    for token in tokens {
+        limits.check(token)?;
+        if !tokenstore_harness::insertable(token) {
+            return Err(tokenstore_harness::StoreError::not_insertable());
+        }
+    }
+    Ok(())
+}
+
+/// `INSERT INTO <table> (<columns>) VALUES (…), (…)` for `rows` rows of parameters,
+/// numbered across the rows.
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+pub fn insert_rows(table: &str, rows: usize, marks: Marks) -> String {
+    let width = Field::ALL.len();
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=width).map(|c| marks.mark(r * width + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns(),
+        values.join(", ")
+    )
+}
+
+/// Each imported token's id: its own, or the next one drawn for it.
+#[cfg(any(feature = "mysql", feature = "postgres"))]
+pub fn own_or_drawn(tokens: &[Token], drawn: Vec<String>) -> Vec<String> {
+    let mut drawn = drawn.into_iter();
+    tokens
+        .iter()
+        .map(|token| match token.id() {
+            Some(id) => id.to_owned(),
+            None => drawn.next().unwrap_or_default(),
+        })
+        .collect()
+}
+
 /// A table or schema name, which is written into SQL text and so is checked, never
 /// quoted blindly: 1 to 60 bytes that `allowed` accepts.
 #[cfg(any(feature = "mysql", feature = "postgres"))]
@@ -176,4 +224,29 @@ pub async fn with_retries<E, F: Future<Output = Result<String, Attempt<E>>>>(
         ),
         source: None,
     })
+}
+
+#[cfg(all(test, any(feature = "mysql", feature = "postgres")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_a_batch_number_their_parameters_across_the_rows() {
+        let statement = insert_rows("t", 2, Marks::Numbered);
+        assert!(statement.starts_with(&format!("INSERT INTO t ({}) VALUES ($1, ", columns())));
+        assert!(statement.ends_with("$10), ($11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"));
+        let statement = insert_rows("t", 2, Marks::Question);
+        assert_eq!(statement.matches('?').count(), 20);
+    }
+
+    #[test]
+    fn a_token_keeps_its_own_id_and_the_others_take_the_drawn_ones_in_order() {
+        let tokens = [
+            Token::new().with(Field::UserName, "a"),
+            Token::new().with(Field::Id, "7"),
+            Token::new().with(Field::UserName, "b"),
+        ];
+        let ids = own_or_drawn(&tokens, vec!["8".into(), "9".into()]);
+        assert_eq!(ids, ["8", "7", "9"]);
+    }
 }
