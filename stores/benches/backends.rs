@@ -393,11 +393,76 @@ fn all_benches(c: &mut Criterion) {
         }
     }
     g.finish();
+    two_instances(c, &rt);
     for f in fixtures {
         if let Some(cleanup) = f.cleanup {
             rt.block_on(cleanup).expect("drops the MySQL table");
         }
     }
+}
+
+/// Two threads inserting new tokens into one SQLite file, half each: through two
+/// instances of the store (as two processes of an app would), through one instance (the
+/// baseline: no lock to wait for), and through two raw connections that wait with
+/// SQLite's own busy handler (what the store did before it had its own).
+fn two_instances(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("two.db");
+    let a = SqliteStore::open(&path).expect("opens");
+    let b = SqliteStore::open(&path).expect("opens again");
+    let mut g = c.benchmark_group("save-two-instances");
+    let mut next = 20_000_000u64;
+    for (name, stores) in [
+        ("sqlite-one-instance", [&a, &a]),
+        ("sqlite-two-instances", [&a, &b]),
+    ] {
+        g.bench_function(name, |bench| {
+            bench.iter_custom(|iters| {
+                let fresh = numbered(&mut next, iters, "two");
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for (half, store) in halves(&fresh).zip(stores) {
+                        s.spawn(move || {
+                            rt.block_on(async {
+                                for t in half {
+                                    black_box(store.save_token(t).await.expect("saves"));
+                                }
+                            })
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
+    let mut conns = [raw_connection(&path), raw_connection(&path)];
+    g.bench_function(
+        "baseline-rusqlite-two-connections-sqlite-busy-handler",
+        |bench| {
+            bench.iter_custom(|iters| {
+                let fresh = numbered(&mut next, iters, "raw");
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for (half, conn) in halves(&fresh).zip(conns.iter_mut()) {
+                        s.spawn(move || {
+                            for t in half {
+                                let row = (t.id(), t.user_name(), t.get(Field::AccessToken));
+                                black_box(conn.execute(INSERT, row).expect("inserts"));
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        },
+    );
+    g.finish();
+}
+
+/// The two halves of a batch (the second may be empty).
+fn halves(tokens: &[Token]) -> impl Iterator<Item = &[Token]> {
+    let (first, second) = tokens.split_at(tokens.len().div_ceil(2));
+    [first, second].into_iter()
 }
 
 /// `iters` operations, 90 % finds and 10 % saves, spread over `tasks` tasks.
@@ -594,6 +659,7 @@ fn updates(keys: &mut Keys, iters: u64, tag: &str) -> Vec<(String, String)> {
 
 const POINT_QUERY: &str = "SELECT id, user_name, client_id, client_secret, refresh_token, access_token, \
      grant_token, expiry_time, redirect_url, api_domain FROM oauthtoken WHERE user_name = ?1";
+const INSERT: &str = "INSERT INTO oauthtoken (id, user_name, access_token) VALUES (?1, ?2, ?3)";
 const UPSERT: &str = "INSERT INTO oauthtoken (id, user_name, access_token) VALUES (?1, ?2, ?3) \
      ON CONFLICT(user_name) DO UPDATE SET access_token = excluded.access_token";
 
