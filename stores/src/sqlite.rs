@@ -4,7 +4,7 @@
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::{
     Connection, ErrorCode, OptionalExtension, Transaction, TransactionBehavior, params_from_iter,
@@ -19,6 +19,7 @@ use crate::sql::{self, Marks, Statements, TABLE};
 /// The schema: the SDK's columns in order, as TEXT in a STRICT table (so `"00123"`
 /// stays text), a unique index per lookup key, and a one-row id sequence that only
 /// grows (so ids are never reused, even after `delete_tokens`).
+///
 /// One transaction: a new file costs one flush instead of one per statement, and a
 /// crash while it is made leaves no half schema.
 const SCHEMA: &str = "
@@ -39,26 +40,6 @@ COMMIT;
 
 /// How long a writer waits for another connection's write transaction.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Waits for another connection's write lock, polling every 50 µs at first and at most
-/// every millisecond, and gives up after [`BUSY_TIMEOUT`]. SQLite's own handler sleeps
-/// 1, 2, 5, 10, … 100 ms between tries: a writer holds the lock for about one flush
-/// (a fraction of a millisecond), so two instances saving at once spent most of their
-/// time asleep (BENCHMARKS.md).
-fn busy_handler() -> impl FnMut(i32) -> bool + Send + 'static {
-    let mut since = Instant::now();
-    move |tries| {
-        if tries == 0 {
-            since = Instant::now();
-        }
-        if since.elapsed() >= BUSY_TIMEOUT {
-            return false;
-        }
-        let step = Duration::from_micros(50) * (tries.clamp(0, 19) as u32 + 1);
-        std::thread::sleep(step);
-        true
-    }
-}
 
 /// A SQLite store. Safe to share between threads; several instances (and processes)
 /// may open the same file.
@@ -136,12 +117,15 @@ impl SqliteStore {
     }
 
     fn init(
-        mut conn: Connection,
+        conn: Connection,
         path: Option<PathBuf>,
         dir: Option<TempDir>,
     ) -> Result<Self, StoreError> {
-        conn.busy_handler(Some(busy_handler()))
-            .map_err(|e| backend("set the busy handler", e))?;
+        // SQLite's own handler sleeps 1, 2, 5, … ms between tries: under a sustained race
+        // one instance then saves several times in a row with a warm cache, which is
+        // faster for both than handing the lock over at every save (BENCHMARKS.md).
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| backend("set the busy timeout", e))?;
         // One cached UPDATE per set of columns a save carries, besides the lookups.
         conn.set_prepared_statement_cache_capacity(128);
         conn.execute_batch(SCHEMA)
