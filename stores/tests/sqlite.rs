@@ -31,21 +31,22 @@ fn a_reopened_file_keeps_its_tokens_and_its_id_sequence() {
     assert_ne!(next, "1", "a deleted id is not given again after a reopen");
 }
 
-/// Another process's write transaction on the file, as a raw connection holds it.
-fn hold_write_lock(path: &std::path::Path) -> rusqlite::Connection {
-    let other = rusqlite::Connection::open(path).expect("opens");
+/// A store on a new file, and another process's write transaction on that file, as
+/// a raw connection holds it.
+fn store_and_a_locked_file() -> (tempfile::TempDir, SqliteStore, rusqlite::Connection) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("t.db");
+    let store = SqliteStore::open(&path).expect("opens");
+    let other = rusqlite::Connection::open(&path).expect("opens");
     other
         .execute_batch("BEGIN IMMEDIATE")
         .expect("takes the lock");
-    other
+    (dir, store, other)
 }
 
 #[test]
 fn a_save_waits_for_another_writer_then_goes_through() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("t.db");
-    let store = SqliteStore::open(&path).expect("opens");
-    let other = hold_write_lock(&path);
+    let (_dir, store, other) = store_and_a_locked_file();
     let release = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(300));
         other.execute_batch("COMMIT").expect("releases");
@@ -57,10 +58,7 @@ fn a_save_waits_for_another_writer_then_goes_through() {
 
 #[test]
 fn a_save_gives_up_with_a_backend_error_when_the_lock_is_never_released() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("t.db");
-    let store = SqliteStore::open(&path).expect("opens");
-    let _other = hold_write_lock(&path);
+    let (_dir, store, _other) = store_and_a_locked_file();
     let started = std::time::Instant::now();
     let saved = runtime().block_on(store.save_token(&token("a")));
     assert!(
