@@ -184,6 +184,16 @@ fn server_code(e: &mysql_async::Error) -> Option<u16> {
     }
 }
 
+/// The key column a duplicate-key error names, or `None` for any other error.
+fn duplicate(e: &mysql_async::Error) -> Option<Field> {
+    match e {
+        mysql_async::Error::Server(s) if s.code == DUPLICATE_KEY => {
+            Some(sql::conflicting_field(&s.message))
+        }
+        _ => None,
+    }
+}
+
 type Attempt = sql::Attempt<mysql_async::Error>;
 
 fn retry_or_fail(what: &'static str) -> impl Fn(mysql_async::Error) -> Attempt {
@@ -278,14 +288,9 @@ impl MysqlStore {
             }
             tx.exec_drop(statement, Params::Positional(values))
                 .await
-                .map_err(|e| match server_code(&e) {
-                    Some(DUPLICATE_KEY) => StoreError::Conflict {
-                        field: match &e {
-                            mysql_async::Error::Server(s) => sql::conflicting_field(&s.message),
-                            _ => Field::UserName,
-                        },
-                    },
-                    _ => backend("import tokens", e),
+                .map_err(|e| match duplicate(&e) {
+                    Some(field) => StoreError::Conflict { field },
+                    None => backend("import tokens", e),
                 })?;
         }
         tx.commit().await.map_err(|e| backend("commit", e))?;
@@ -530,12 +535,6 @@ impl TokenStore for MysqlStore {
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
         self.capabilities().limits.check(token)?;
-        let duplicate = |e: &mysql_async::Error| match e {
-            mysql_async::Error::Server(s) if s.code == DUPLICATE_KEY => {
-                Some(sql::conflicting_field(&s.message))
-            }
-            _ => None,
-        };
         sql::with_retries("mysql", || self.try_save(token), duplicate).await
     }
 

@@ -134,10 +134,13 @@ fn retry_or_fail(what: &'static str) -> impl Fn(tokio_postgres::Error) -> Attemp
     }
 }
 
-/// The key column a unique violation names, by its constraint (`oauthtoken_<column>_key`).
-fn conflicting_field(e: &tokio_postgres::Error) -> Field {
-    let constraint = e.as_db_error().and_then(|db| db.constraint()).unwrap_or("");
-    sql::conflicting_field(constraint)
+/// The key column a unique violation names, by its constraint (`oauthtoken_<column>_key`),
+/// or `None` for any other error.
+fn duplicate(e: &tokio_postgres::Error) -> Option<Field> {
+    (e.code() == Some(&SqlState::UNIQUE_VIOLATION)).then(|| {
+        let constraint = e.as_db_error().and_then(|db| db.constraint()).unwrap_or("");
+        sql::conflicting_field(constraint)
+    })
 }
 
 fn row_to_token(row: &Row) -> Result<Token, StoreError> {
@@ -271,11 +274,9 @@ impl PostgresStore {
             let bytes = params(&values);
             tx.execute(statement.as_str(), &refs(&bytes))
                 .await
-                .map_err(|e| match e.code() {
-                    Some(&SqlState::UNIQUE_VIOLATION) => StoreError::Conflict {
-                        field: conflicting_field(&e),
-                    },
-                    _ => backend("import tokens", e),
+                .map_err(|e| match duplicate(&e) {
+                    Some(field) => StoreError::Conflict { field },
+                    None => backend("import tokens", e),
                 })?;
         }
         tx.commit().await.map_err(|e| backend("commit", e))?;
@@ -488,9 +489,6 @@ impl TokenStore for PostgresStore {
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
         self.capabilities().limits.check(token)?;
-        let duplicate = |e: &tokio_postgres::Error| {
-            (e.code() == Some(&SqlState::UNIQUE_VIOLATION)).then(|| conflicting_field(e))
-        };
         sql::with_retries("postgres", || self.try_save(token), duplicate).await
     }
 
