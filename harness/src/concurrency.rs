@@ -14,14 +14,16 @@ use crate::token::{Field, Token};
 
 /// New users saved by `concurrency.distinct`.
 pub const DISTINCT_USERS: usize = 1000;
-/// The racing checks run rounds of `WORKERS` calls, `BATCH` rounds at a time, until
-/// `TOGETHER_ROUNDS` rounds had calls that started together (at most `MAX_BATCHES`
-/// batches): enough that a race with a window of a few nanoseconds is caught in 99
-/// of 100 runs on a 2-core machine with two busy loops (`stores/tests/race_detection.rs`).
+/// The racing checks run rounds of `WORKERS` calls, in batches of up to `BATCH` rounds
+/// (at least `MIN_BATCH`), until `TOGETHER_ROUNDS` rounds had calls that started
+/// together (at most `MAX_ROUNDS` rounds): enough that a race with a window of a few
+/// nanoseconds is caught in 99 of 100 runs on a 2-core machine with two busy loops
+/// (`stores/tests/race_detection.rs`).
 pub const WORKERS: usize = 8;
 pub const BATCH: usize = 64;
+pub const MIN_BATCH: usize = 16;
 pub const TOGETHER_ROUNDS: usize = 128;
-pub const MAX_BATCHES: usize = 8;
+pub const MAX_ROUNDS: usize = 1024;
 
 fn failure(what: &str, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
     Failure::new(vec![what.to_owned()], expected, actual)
@@ -61,53 +63,17 @@ where
 {
     let handle = tokio::runtime::Handle::current();
     let stores = stores.to_vec();
-    let joined = tokio::task::spawn_blocking(move || {
-        let barrier = std::sync::Barrier::new(workers);
-        let arrived = AtomicUsize::new(0);
-        let failed = AtomicBool::new(false);
-        std::thread::scope(|scope| {
-            let threads: Vec<_> = (0..workers)
-                .map(|w| {
-                    let (store, handle) = (pick(&stores, w), handle.clone());
-                    let (barrier, arrived, failed, call) = (&barrier, &arrived, &failed, &call);
-                    scope.spawn(move || {
-                        let mut answers = Vec::new();
-                        for r in 0..rounds {
-                            // The call is made ready before the barrier, so that after
-                            // it each thread goes straight into the store.
-                            let ready = call(store.clone(), w, r);
-                            barrier.wait();
-                            arrived.fetch_add(1, Ordering::SeqCst);
-                            spin_until(|| arrived.load(Ordering::SeqCst) >= (r + 1) * workers);
-                            if failed.load(Ordering::SeqCst) {
-                                continue;
-                            }
-                            let started = Instant::now();
-                            let answer = handle.block_on(ready);
-                            if answer.is_err() {
-                                failed.store(true, Ordering::SeqCst);
-                            }
-                            answers.push((w, r, answer, (started, Instant::now())));
-                        }
-                        answers
-                    })
-                })
-                .collect();
-            let mut answers = Vec::new();
-            for (w, thread) in threads.into_iter().enumerate() {
-                match thread.join() {
-                    Ok(a) => answers.extend(a),
-                    Err(_) => {
-                        let now = Instant::now();
-                        answers.push((w, 0, Err("the call panicked".to_owned()), (now, now)));
-                    }
-                }
-            }
-            answers
+    // Started from the racing runtime, so that the threads have its priority (a new
+    // thread has its parent's).
+    let joined = crate::runner::racing_runtime()
+        .spawn(async move {
+            tokio::task::spawn_blocking(move || {
+                rounds_on_threads(&stores, workers, rounds, &call, &handle)
+            })
+            .await
         })
-    })
-    .await;
-    joined.unwrap_or_else(|e| {
+        .await;
+    joined.and_then(|inner| inner).unwrap_or_else(|e| {
         let now = Instant::now();
         vec![(
             0,
@@ -115,6 +81,64 @@ where
             Err(format!("the check's threads failed: {e}")),
             (now, now),
         )]
+    })
+}
+
+/// The rounds of [`bursts`], each worker on a thread of its own.
+fn rounds_on_threads<T, F, Fut>(
+    stores: &[SharedStore],
+    workers: usize,
+    rounds: usize,
+    call: &F,
+    handle: &tokio::runtime::Handle,
+) -> Vec<Answer<T>>
+where
+    T: Send + 'static,
+    F: Fn(SharedStore, usize, usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<T, String>> + Send + 'static,
+{
+    let barrier = std::sync::Barrier::new(workers);
+    let arrived = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..workers)
+            .map(|w| {
+                let store = pick(stores, w);
+                let (barrier, arrived, failed) = (&barrier, &arrived, &failed);
+                scope.spawn(move || {
+                    let mut answers = Vec::new();
+                    for r in 0..rounds {
+                        // The call is made ready before the barrier, so that after
+                        // it each thread goes straight into the store.
+                        let ready = call(store.clone(), w, r);
+                        barrier.wait();
+                        arrived.fetch_add(1, Ordering::SeqCst);
+                        spin_until(|| arrived.load(Ordering::SeqCst) >= (r + 1) * workers);
+                        if failed.load(Ordering::SeqCst) {
+                            continue;
+                        }
+                        let started = Instant::now();
+                        let answer = handle.block_on(ready);
+                        if answer.is_err() {
+                            failed.store(true, Ordering::SeqCst);
+                        }
+                        answers.push((w, r, answer, (started, Instant::now())));
+                    }
+                    answers
+                })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for (w, thread) in threads.into_iter().enumerate() {
+            match thread.join() {
+                Ok(a) => answers.extend(a),
+                Err(_) => {
+                    let now = Instant::now();
+                    answers.push((w, 0, Err("the call panicked".to_owned()), (now, now)));
+                }
+            }
+        }
+        answers
     })
 }
 
@@ -171,26 +195,33 @@ fn first_error<T>(what: &str, answers: &[Answer<T>]) -> Result<(), Failure> {
     }
 }
 
-/// Runs batches of [`BATCH`] rounds of [`WORKERS`] racing calls until at least
-/// `min_rounds` rounds ran and [`TOGETHER_ROUNDS`] of them had calls that started
-/// together (at most [`MAX_BATCHES`] batches): a loaded machine gets more rounds, not a
-/// weaker check. `call` gets the worker and the round, numbered across batches.
-/// Stops at the first failed call; every call has returned when this does.
-async fn race<T, F, Fut>(stores: &[SharedStore], min_rounds: usize, call: F) -> Vec<Answer<T>>
+/// Runs batches of [`WORKERS`] racing calls a round until at least `min_rounds` rounds
+/// ran and [`TOGETHER_ROUNDS`] of them had calls that started together (at most
+/// [`MAX_ROUNDS`]): a loaded machine gets more rounds, not a weaker check. After the
+/// first batch of [`BATCH`] rounds, a batch is sized to what is still missing.
+/// `call` gets the worker and the round, numbered across batches. Stops at the first
+/// failed call; every call has returned when this does. Returns the answers and how
+/// many rounds raced.
+async fn race<T, F, Fut>(
+    stores: &[SharedStore],
+    min_rounds: usize,
+    call: F,
+) -> (Vec<Answer<T>>, usize)
 where
     T: Send + 'static,
     F: Fn(SharedStore, usize, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = Result<T, String>> + Send + 'static,
 {
     let mut all = Vec::new();
-    let mut together = 0;
-    for batch in 0..MAX_BATCHES {
-        if batch * BATCH >= min_rounds && together >= TOGETHER_ROUNDS {
+    let (mut done, mut together) = (0, 0);
+    while done < MAX_ROUNDS {
+        let size = next_batch(done, together, min_rounds);
+        if size == 0 {
             break;
         }
         let call = call.clone();
-        let answers = bursts(stores, WORKERS, BATCH, move |store, w, r| {
-            call(store, w, batch * BATCH + r)
+        let answers = bursts(stores, WORKERS, size, move |store, w, r| {
+            call(store, w, done + r)
         })
         .await;
         together += rounds_started_together(&answers);
@@ -198,13 +229,47 @@ where
         all.extend(
             answers
                 .into_iter()
-                .map(|(w, r, a, span)| (w, batch * BATCH + r, a, span)),
+                .map(|(w, r, a, span)| (w, done + r, a, span)),
         );
+        done += size;
         if failed {
             break;
         }
     }
-    all
+    (all, together)
+}
+
+/// How many rounds the next batch runs, 0 when enough ran: twice the racing rounds
+/// still missing (most rounds race), and at least what `min_rounds` still asks.
+fn next_batch(done: usize, together: usize, min_rounds: usize) -> usize {
+    if done == 0 {
+        return BATCH.min(MAX_ROUNDS);
+    }
+    let rounds = min_rounds.saturating_sub(done);
+    let racing = TOGETHER_ROUNDS.saturating_sub(together);
+    if rounds == 0 && racing == 0 {
+        return 0;
+    }
+    rounds
+        .max(2 * racing)
+        .clamp(MIN_BATCH, BATCH)
+        .min(MAX_ROUNDS - done)
+}
+
+/// A check whose rounds did not race [`TOGETHER_ROUNDS`] times in [`MAX_ROUNDS`] has
+/// not shown that the store handles racing calls: inconclusive, not a pass.
+fn raced_enough(what: &str, together: usize) -> Result<(), Failure> {
+    if together >= TOGETHER_ROUNDS {
+        return Ok(());
+    }
+    Err(Failure::inconclusive(
+        vec![what.to_owned()],
+        format!("{TOGETHER_ROUNDS} rounds whose calls started within {TOGETHER:?} of each other"),
+        format!(
+            "{together} such rounds in {MAX_ROUNDS}: the machine was too busy to race the \
+             calls; run the check again on a less loaded machine"
+        ),
+    ))
 }
 
 /// Workers racing in rounds save at least 1 000 distinct new users: every save
@@ -218,7 +283,7 @@ pub async fn distinct(stores: &[SharedStore], clause: &str) -> Result<(), Failur
         stores.len()
     );
     let min_rounds = DISTINCT_USERS.div_ceil(WORKERS);
-    let answers = race(stores, min_rounds, |store, w, r| async move {
+    let (answers, together) = race(stores, min_rounds, |store, w, r| async move {
         let n = r * WORKERS + w;
         let token = distinct_token(n);
         let id = store.save_token(&token).await;
@@ -275,7 +340,7 @@ pub async fn distinct(stores: &[SharedStore], clause: &str) -> Result<(), Failur
             format!("{} rows", rows.len()),
         ));
     }
-    Ok(())
+    raced_enough(&what, together)
 }
 
 /// Every field of a token, as a hashable key (tokens keep secrets out of `Hash`).
@@ -320,7 +385,7 @@ pub async fn same_user(stores: &[SharedStore]) -> Result<(), Failure> {
          on {} instance(s)",
         stores.len()
     );
-    let answers = race(stores, 0, |store, w, r| {
+    let (answers, together) = race(stores, 0, |store, w, r| {
         let token = versioned(&same_user_name(r), w);
         async move {
             let saved = store.save_token(&token).await;
@@ -329,7 +394,8 @@ pub async fn same_user(stores: &[SharedStore]) -> Result<(), Failure> {
     })
     .await;
     first_error(&what, &answers)?;
-    check_one_row_each(stores, &what, &answers).await
+    check_one_row_each(stores, &what, &answers).await?;
+    raced_enough(&what, together)
 }
 
 fn same_user_name(round: usize) -> String {
@@ -462,4 +528,29 @@ pub async fn read_during_write(stores: &[SharedStore]) -> Result<(), Failure> {
         }
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_run_until_enough_rounds_raced_and_no_further() {
+        assert_eq!(next_batch(0, 0, 0), BATCH);
+        // Most rounds raced: a small batch for the few missing, not a whole one.
+        assert_eq!(next_batch(128, 127, 125), MIN_BATCH);
+        assert_eq!(next_batch(128, 100, 125), 2 * 28);
+        // Rounds the check itself needs come first.
+        assert_eq!(next_batch(64, 64, 125), 61.max(2 * 64).min(BATCH));
+        assert_eq!(next_batch(128, 128, 125), 0);
+        assert_eq!(next_batch(MAX_ROUNDS - 10, 3, 0), 10);
+    }
+
+    #[test]
+    fn too_few_raced_rounds_make_the_check_inconclusive_not_passed() {
+        assert!(raced_enough("w", TOGETHER_ROUNDS).is_ok());
+        let short = raced_enough("w", TOGETHER_ROUNDS - 1).unwrap_err();
+        assert!(short.inconclusive);
+        assert!(short.actual.contains("127 such rounds in 1024"));
+    }
 }

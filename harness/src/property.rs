@@ -433,6 +433,7 @@ async fn shrunk_failure(why: &str, ops: &[Op], limits: Limits, seed: u64, store:
         actual,
         replay: Some(replay),
         breaks: Vec::new(),
+        inconclusive: false,
     }
 }
 

@@ -18,8 +18,9 @@ pub enum Status {
     Fail,
     /// It does not apply to the store (`reason` says why).
     Skip,
-    /// The case could not be set up (the store's constructor failed, say): nothing
-    /// of the clause was checked, and that counts as a failure.
+    /// The case could not be set up (the store's constructor failed, say), or could
+    /// not decide (its calls could not be made to race): the clause was not checked,
+    /// and that counts as a failure.
     Error,
     /// The case failed on a step that checks another clause, which is reported as
     /// failed (`blocked_by`): this clause was not checked to the end.
@@ -45,6 +46,10 @@ pub struct Failure {
     /// own: a case's own clauses that are not listed here are then blocked, not failed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub breaks: Vec<String>,
+    /// The check could not decide (its calls could not be made to race): reported as
+    /// an ERROR whose reason is `actual`, not as a failure of the store.
+    #[serde(skip)]
+    pub inconclusive: bool,
 }
 
 impl Failure {
@@ -57,6 +62,19 @@ impl Failure {
             actual: actual.into(),
             replay: None,
             breaks: Vec::new(),
+            inconclusive: false,
+        }
+    }
+
+    /// The check could not decide; see [`Failure::inconclusive`](Self#structfield.inconclusive).
+    pub fn inconclusive(
+        steps: Vec<String>,
+        expected: impl Into<String>,
+        actual: impl Into<String>,
+    ) -> Self {
+        Failure {
+            inconclusive: true,
+            ..Failure::new(steps, expected, actual)
         }
     }
 
@@ -202,7 +220,7 @@ pub struct Counts {
     pub passed: usize,
     /// Clauses that fail the run: FAIL, ERROR and STALE together.
     pub failed: usize,
-    /// Of `failed`, the clauses that could not be set up.
+    /// Of `failed`, the clauses that could not be checked (ERROR).
     pub errors: usize,
     /// Of `failed`, allow-list entries that pass now.
     pub stale: usize,
@@ -258,7 +276,7 @@ pub enum Verdict {
     Stale,
     /// It does not apply.
     Skip,
-    /// The case could not be set up; fails the run.
+    /// The case could not be set up or could not decide; fails the run.
     Error,
     /// Not checked to the end because another, failing clause broke first.
     Blocked,

@@ -33,7 +33,7 @@ pub fn render(report: &RunReport) -> String {
         (n.stale, "allow-list entr(ies) pass now and must be removed"),
         (
             n.errors,
-            "clause(s) could not be set up (ERROR); they count as failed",
+            "clause(s) could not be checked (ERROR); they count as failed",
         ),
         (
             n.blocked,

@@ -43,7 +43,7 @@ pub fn render(report: &RunReport) -> String {
             Verdict::Stale => "passes now: remove it from the allow-list".to_owned(),
             Verdict::Warn => "SHOULD: a warning".to_owned(),
             Verdict::Blocked => format!("blocked by {}", c.blocked_by.join(", ")),
-            Verdict::Error => "could not be set up".to_owned(),
+            Verdict::Error => "could not be checked".to_owned(),
             _ => c.partial.clone().unwrap_or_default(),
         };
         let _ = writeln!(
