@@ -24,6 +24,10 @@ pub const BATCH: usize = 64;
 pub const MIN_BATCH: usize = 16;
 pub const TOGETHER_ROUNDS: usize = 128;
 pub const MAX_ROUNDS: usize = 1024;
+/// Fewer raced rounds than this make a racing check inconclusive (an ERROR); between
+/// this and `TOGETHER_ROUNDS`, a pass with a note. Two busy loops beside a debug build
+/// of the whole suite leave about 35.
+pub const MIN_RACED: usize = 8;
 
 fn failure(what: &str, expected: impl Into<String>, actual: impl Into<String>) -> Failure {
     Failure::new(vec![what.to_owned()], expected, actual)
@@ -256,10 +260,19 @@ fn next_batch(done: usize, together: usize, min_rounds: usize) -> usize {
         .min(MAX_ROUNDS - done)
 }
 
-/// A check whose rounds did not race [`TOGETHER_ROUNDS`] times in [`MAX_ROUNDS`] has
-/// not shown that the store handles racing calls: inconclusive, not a pass.
+/// A check whose rounds raced fewer than [`TOGETHER_ROUNDS`] times in [`MAX_ROUNDS`] (a
+/// machine busy with other work) passes with a note; one whose calls raced fewer
+/// than [`MIN_RACED`] times has not shown that the store handles racing calls at
+/// all: inconclusive, not a pass.
 fn raced_enough(what: &str, together: usize) -> Result<(), Failure> {
     if together >= TOGETHER_ROUNDS {
+        return Ok(());
+    }
+    if together >= MIN_RACED {
+        tracing::info!(
+            "note: {what}: only {together} of {TOGETHER_ROUNDS} rounds raced in {MAX_ROUNDS} \
+             (the machine was busy); the pass is weaker than on a quieter machine"
+        );
         return Ok(());
     }
     Err(Failure::inconclusive(
@@ -549,8 +562,9 @@ mod tests {
     #[test]
     fn too_few_raced_rounds_make_the_check_inconclusive_not_passed() {
         assert!(raced_enough("w", TOGETHER_ROUNDS).is_ok());
-        let short = raced_enough("w", TOGETHER_ROUNDS - 1).unwrap_err();
+        assert!(raced_enough("w", MIN_RACED).is_ok());
+        let short = raced_enough("w", MIN_RACED - 1).unwrap_err();
         assert!(short.inconclusive);
-        assert!(short.actual.contains("127 such rounds in 1024"));
+        assert!(short.actual.contains("7 such rounds in 1024"));
     }
 }
