@@ -554,7 +554,7 @@ mod tests {
         assert_eq!(next_batch(128, 127, 125), MIN_BATCH);
         assert_eq!(next_batch(128, 100, 125), 2 * 28);
         // Rounds the check itself needs come first.
-        assert_eq!(next_batch(64, 64, 125), 61.max(2 * 64).min(BATCH));
+        assert_eq!(next_batch(64, 120, 125), 61);
         assert_eq!(next_batch(128, 128, 125), 0);
         assert_eq!(next_batch(MAX_ROUNDS - 10, 3, 0), 10);
     }
