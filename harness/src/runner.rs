@@ -283,7 +283,7 @@ async fn run_one(
 
 /// One runtime per test process: a pool or connection must be used on the runtime
 /// it was made on, and `block_on` cannot nest. Its threads run at a lower priority
-/// (see [`racing_runtime`]).
+/// than the threads that start the racing checks' calls, so that those start together.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     &RUNTIMES.main
 }

@@ -23,7 +23,7 @@ pub enum StoreSpec {
     /// The list store.
     List,
     /// A database file per fresh store, in a new temporary directory under `dir`
-    /// ([`scratch_dir`] by default).
+    /// (the scratch directory by default: `$TMPDIR`, `/dev/shm` or the temporary directory).
     SqliteFile {
         /// Where the temporary directories go.
         dir: Option<PathBuf>,
