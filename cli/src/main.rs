@@ -37,10 +37,9 @@ enum Command {
         /// memory | list | sqlite | sqlite:DIR | sqlite::memory: | file | file:DIR | mysql
         /// | mysql://USER:PASSWORD@HOST:PORT/DB | mutant:NAME (see `tokenstore mutants`);
         /// or no STORE and `--adapter -- COMMAND…` for a store in another language.
-        /// `sqlite` (the default) gives each scenario a new database file in the scratch
-        /// directory ($TMPDIR if set, else /dev/shm when it is memory-backed with 1 GiB
-        /// free, else the temporary directory); `sqlite:DIR` puts those files under DIR
-        /// (`file` likewise, for the CSV file store). MySQL gives each scenario a new table and drops it
+        /// `sqlite` (the default) gives each scenario a new database file in the temporary
+        /// directory; `sqlite:DIR` puts those files under DIR (`file` likewise, for the
+        /// CSV file store). MySQL gives each scenario a new table and drops it
         /// afterwards; plain `mysql` takes the server from TOKENSTORE_MYSQL_URL (or a
         /// Docker container, in a build with `docker`). PostgreSQL gives each a new
         /// schema; plain `postgres` takes the server from TOKENSTORE_POSTGRES_URL. Redis

@@ -2,7 +2,7 @@
 //! reference store fresh for a check. What the `tokenstore` command needs, behind the
 //! `cli` feature.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub enum StoreSpec {
     /// The list store.
     List,
     /// A database file per fresh store, in a new temporary directory under `dir`
-    /// (the scratch directory by default: `$TMPDIR`, `/dev/shm` or the temporary directory).
+    /// (the system's temporary directory by default).
     SqliteFile {
         /// Where the temporary directories go.
         dir: Option<PathBuf>,
@@ -186,12 +186,14 @@ impl StoreSpec {
     pub fn location(&self) -> String {
         match self {
             StoreSpec::Memory | StoreSpec::List | StoreSpec::SqliteMemory => "in memory".to_owned(),
-            StoreSpec::SqliteFile { dir: None } => format!("a new file under {}", scratch_shown()),
+            StoreSpec::SqliteFile { dir: None } => {
+                "a new file in the temporary directory".to_owned()
+            }
             StoreSpec::SqliteFile { dir: Some(d) } => format!("a new file under {}", d.display()),
             StoreSpec::Mysql { location, .. } => format!("a new table in {location}"),
             StoreSpec::Postgres { location, .. } => format!("a new schema in {location}"),
             StoreSpec::Redis { location, .. } => format!("a new hash tag in {location}"),
-            StoreSpec::File { dir: None } => format!("a new CSV file under {}", scratch_shown()),
+            StoreSpec::File { dir: None } => "a new CSV file in the temporary directory".to_owned(),
             StoreSpec::File { dir: Some(d) } => format!("a new CSV file under {}", d.display()),
             StoreSpec::Mutant(bug) => format!("in memory, with a bug: {}", bug.description()),
             // Only the program and the store class: other arguments may hold passwords.
@@ -220,9 +222,9 @@ impl StoreSpec {
             StoreSpec::List => factory(|| async { Ok::<_, String>(ListStore::new()) }),
             StoreSpec::SqliteMemory => factory(|| async { SqliteStore::in_memory() }),
             StoreSpec::SqliteFile { dir } => {
-                sqlite_factory(dir.unwrap_or_else(scratch_dir), writer)
+                sqlite_factory(dir.unwrap_or_else(std::env::temp_dir), writer)
             }
-            StoreSpec::File { dir } => file_factory(dir.unwrap_or_else(scratch_dir), writer),
+            StoreSpec::File { dir } => file_factory(dir.unwrap_or_else(std::env::temp_dir), writer),
             StoreSpec::Mysql { url, .. } => mysql_factory(url, writer),
             StoreSpec::Postgres { url, .. } => postgres_factory(url, writer),
             StoreSpec::Redis { url, .. } => redis_factory(url, writer),
@@ -233,67 +235,6 @@ impl StoreSpec {
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Where fresh stores' files go unless the user names a directory: `$TMPDIR` when it
-/// is set; else `/dev/shm` when it is memory-backed (tmpfs) with at least
-/// [`SCRATCH_ROOM`] free; else the system's temporary directory.
-///
-/// A check's verdicts do not depend on the disk: a killed process's writes and a
-/// reopened file read the same from memory as from disk, and no check can cut the
-/// power. A flush to memory costs nothing, and the gate is then several times faster
-/// on a disk that is slow to flush (BENCHMARKS.md). `sqlite:DIR`, `file:DIR` or
-/// `TMPDIR` put the files on a disk of the user's choice.
-pub fn scratch_dir() -> PathBuf {
-    match std::env::var_os("TMPDIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ if memory_backed(Path::new("/dev/shm"), SCRATCH_ROOM) => PathBuf::from("/dev/shm"),
-        _ => std::env::temp_dir(),
-    }
-}
-
-/// The free space [`scratch_dir`] asks of `/dev/shm` (a container's is often 64 MiB).
-pub const SCRATCH_ROOM: u64 = 1 << 30;
-
-/// [`scratch_dir`], and whether it is memory-backed, for reports.
-fn scratch_shown() -> String {
-    let dir = scratch_dir();
-    match memory_backed(&dir, 0) {
-        true => format!("{} (memory-backed)", dir.display()),
-        false => dir.display().to_string(),
-    }
-}
-
-/// Whether `dir` is a writable tmpfs with at least `room` bytes free.
-#[cfg(target_os = "linux")]
-fn memory_backed(dir: &Path, room: u64) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    let mut fs = std::mem::MaybeUninit::<libc::statfs>::uninit();
-    // SAFETY: `path` is a NUL-terminated string and `fs` a buffer of the right type,
-    // which statfs fills when it returns 0.
-    let fs = unsafe {
-        if libc::statfs(path.as_ptr(), fs.as_mut_ptr()) != 0 {
-            return false;
-        }
-        fs.assume_init()
-    };
-    // SAFETY: as above; access(2) only reads the path.
-    let writable = unsafe { libc::access(path.as_ptr(), libc::W_OK) } == 0;
-    // statfs's field types differ between targets.
-    #[allow(clippy::useless_conversion)]
-    let free = u64::try_from(fs.f_bavail)
-        .unwrap_or(0)
-        .saturating_mul(u64::try_from(fs.f_bsize).unwrap_or(0));
-    // TMPFS_MAGIC, from linux/magic.h.
-    fs.f_type == 0x0102_1994 && writable && free >= room
-}
-
-#[cfg(not(target_os = "linux"))]
-fn memory_backed(_dir: &Path, _room: u64) -> bool {
-    false
-}
 
 /// Each fresh store is a new database file in a new temporary directory under
 /// `parent`; the directory goes with the fixture's teardown, after every instance.
@@ -490,7 +431,7 @@ pub fn adapter_factory(command: Vec<String>) -> Factory {
         async move {
             let dir = tempfile::Builder::new()
                 .prefix("tokenstore-adapter-")
-                .tempdir_in(scratch_dir())
+                .tempdir()
                 .map_err(|e| StoreError::backend("create a temporary directory", e))?;
             let n = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let table = format!("tokenstore_{}_{n}", std::process::id());
@@ -562,12 +503,6 @@ fn with_placeholders(command: &[String], dir: &std::path::Path, table: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn scratch_is_memory_backed_only_where_a_tmpfs_has_the_room() {
-        assert!(!memory_backed(Path::new("/no/such/directory"), 0));
-        assert!(!memory_backed(Path::new("/dev/shm"), u64::MAX));
-    }
 
     #[test]
     fn an_adapter_location_shows_no_argument_that_may_hold_a_password() {
