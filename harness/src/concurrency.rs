@@ -218,7 +218,7 @@ where
 {
     let mut all = Vec::new();
     let (mut done, mut together) = (0, 0);
-    while done < MAX_ROUNDS {
+    loop {
         let size = next_batch(done, together, min_rounds);
         if size == 0 {
             break;
@@ -243,11 +243,12 @@ where
     (all, together)
 }
 
-/// How many rounds the next batch runs, 0 when enough ran: twice the racing rounds
-/// still missing (most rounds race), and at least what `min_rounds` still asks.
+/// How many rounds the next batch runs, 0 when enough ran or [`MAX_ROUNDS`] did: twice
+/// the racing rounds still missing (most rounds race), and at least what `min_rounds`
+/// still asks.
 fn next_batch(done: usize, together: usize, min_rounds: usize) -> usize {
     if done == 0 {
-        return BATCH.min(MAX_ROUNDS);
+        return BATCH;
     }
     let rounds = min_rounds.saturating_sub(done);
     let racing = TOGETHER_ROUNDS.saturating_sub(together);
@@ -569,6 +570,7 @@ mod tests {
         assert_eq!(next_batch(64, 120, 125), 61);
         assert_eq!(next_batch(128, 128, 125), 0);
         assert_eq!(next_batch(MAX_ROUNDS - 10, 3, 0), 10);
+        assert_eq!(next_batch(MAX_ROUNDS, 3, 0), 0);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub struct Failure {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub breaks: Vec<String>,
     /// The check could not decide (its calls could not be made to race): reported as
-    /// an ERROR whose reason is `actual`, not as a failure of the store.
+    /// an ERROR whose reason gives `expected` and `actual`, not as a failure of the store.
     #[serde(skip)]
     pub inconclusive: bool,
 }
