@@ -5,7 +5,7 @@ import contextlib
 import itertools
 import time
 
-from tokenstore_adapter.reference import GET, DictStore, fill, locked, read
+from tokenstore_adapter.reference import GET, DictStore, SqliteStore, fill, locked, read
 
 ConformingStore = DictStore
 
@@ -98,3 +98,10 @@ class DeleteAllRaisesStore(ConformingStore):
 
     def delete_tokens(self):
         raise RuntimeError("delete_tokens is broken")
+
+
+class SpawnedWritersStore(SqliteStore):
+    """The durable reference store, declaring that it must not be forked (as a store
+    whose module starts threads or opens connections when imported would): the harness
+    then starts a crash writer process for each kill."""
+    tokenstore_capabilities = dict(SqliteStore.tokenstore_capabilities, crash_server=False)

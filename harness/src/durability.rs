@@ -1,6 +1,6 @@
 //! `durability.*`: what a durable store acknowledged survives a reopen and a kill.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -166,21 +166,12 @@ pub async fn crash(
     let mut rng = crate::random::seeded(seed);
     let started = Instant::now();
     let runs = |e: String, steps: &Vec<String>| failure(steps.clone(), "the writer runs", e);
-    let start = |round: usize| WriterProcess::start(writer(round as u64 * SAVES_PER_WRITER));
-    let mut ready = std::collections::VecDeque::new();
+    let mut writers = Writers::new(writer).await.map_err(|e| runs(e, &steps))?;
     for round in 0..KILLS {
-        // Writers start ahead of their turn; each waits for its go.
-        while ready.len() <= STARTED_AHEAD && round + ready.len() < KILLS {
-            ready.push_back(start(round + ready.len()).map_err(|e| runs(e, &steps))?);
-        }
         let after = Duration::from_millis(30 + crate::random::below(&mut rng, 120) as u64);
-        let Some(current) = ready.pop_front() else {
-            break;
-        };
-        current.go().map_err(|e| runs(e, &steps))?;
-        let acks = tokio::task::spawn_blocking(move || current.kill_after(after))
+        let acks = writers
+            .run(round, after)
             .await
-            .map_err(|e| runs(e.to_string(), &steps))?
             .map_err(|e| runs(e, &steps))?;
         steps.push(format!(
             "writer from save {}, killed after {after:?}: {} saves acknowledged",
@@ -269,13 +260,212 @@ fn check_crash_rows(
     Ok(())
 }
 
+/// The writers of one crash test, started as the fixture says.
+enum Writers<'a> {
+    /// A process per writer, started ahead of its turn.
+    Spawned {
+        writer: &'a (dyn Fn(u64) -> std::process::Command + Send + Sync),
+        ready: VecDeque<WriterProcess>,
+    },
+    /// Forked by a crash server at their turn. An `Option` only to lend the server
+    /// to a blocking task.
+    Forked(Option<ForkServer>),
+}
+
+impl<'a> Writers<'a> {
+    async fn new(writer: &'a Writer) -> Result<Self, String> {
+        Ok(match writer {
+            Writer::Command(writer) => Writers::Spawned {
+                writer: writer.as_ref(),
+                ready: VecDeque::new(),
+            },
+            Writer::ForkServer(server) => {
+                let command = server();
+                let server = tokio::task::spawn_blocking(move || ForkServer::start(command))
+                    .await
+                    .map_err(|e| e.to_string())??;
+                Writers::Forked(Some(server))
+            }
+        })
+    }
+
+    /// Runs writer number `round` until `after` past its first output, kills it with
+    /// SIGKILL, and returns the saves it acknowledged.
+    async fn run(
+        &mut self,
+        round: usize,
+        after: Duration,
+    ) -> Result<BTreeMap<u64, String>, String> {
+        let from = |round: usize| round as u64 * SAVES_PER_WRITER;
+        match self {
+            Writers::Spawned { writer, ready } => {
+                // Writers start ahead of their turn; each waits for its go.
+                while ready.len() <= STARTED_AHEAD && round + ready.len() < KILLS {
+                    ready.push_back(WriterProcess::start(writer(from(round + ready.len())))?);
+                }
+                let current = ready.pop_front().ok_or("no writer was started")?;
+                current.go()?;
+                tokio::task::spawn_blocking(move || current.kill_after(after))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+            Writers::Forked(slot) => {
+                let mut server = slot.take().ok_or("the crash server was lost")?;
+                let (server, acks) = tokio::task::spawn_blocking(move || {
+                    let acks = server.run(from(round), after);
+                    (server, acks)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                *slot = Some(server);
+                acks
+            }
+        }
+    }
+}
+
+/// How long a writer may take to print its first line before it is killed all the
+/// same, and a crash server to answer a request.
+const WRITER_WAIT: Duration = Duration::from_secs(30);
+
+/// A crash server (ADAPTERS.md): it says `ready` once it has loaded the store's code,
+/// answers `fork <n>` with `pid <p>` (the forked writer prints its acks on the same
+/// stdout) and `kill <p>` with `exited <p> killed` (or how the writer ended, if it
+/// ended on its own), after which nothing more of that writer can come.
+struct ForkServer {
+    child: std::process::Child,
+    /// Closed first when the server is dropped: the server then kills its writer.
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl ForkServer {
+    fn start(mut command: std::process::Command) -> Result<ForkServer, String> {
+        let (child, stdin, lines) = spawn_with_lines(&mut command)?;
+        let mut server = ForkServer {
+            child,
+            stdin: Some(stdin),
+            lines,
+        };
+        server.read_until(&mut BTreeMap::new(), |line| (line == "ready").then_some(()))?;
+        Ok(server)
+    }
+
+    fn say(&mut self, request: &str) -> Result<(), String> {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().ok_or("the crash server has no stdin")?;
+        writeln!(stdin, "{request}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("cannot reach the crash server: {e}"))
+    }
+
+    /// Reads lines until `want` takes one, recording the acks read on the way.
+    fn read_until<T>(
+        &mut self,
+        acks: &mut BTreeMap<u64, String>,
+        want: impl Fn(&str) -> Option<T>,
+    ) -> Result<T, String> {
+        loop {
+            let line = self.lines.recv_timeout(WRITER_WAIT).map_err(|_| {
+                format!("the crash server did not answer within {WRITER_WAIT:?} (or exited)")
+            })?;
+            match want(&line) {
+                Some(answer) => return Ok(answer),
+                None => record_ack(acks, &line),
+            }
+        }
+    }
+
+    fn run(&mut self, from: u64, after: Duration) -> Result<BTreeMap<u64, String>, String> {
+        let mut acks = BTreeMap::new();
+        self.say(&format!("fork {from}"))?;
+        let pid = self.read_until(&mut acks, |line| {
+            line.strip_prefix("pid ").map(str::to_owned)
+        })?;
+        // As for a spawned writer: killed all the same if it prints nothing.
+        let deadline = Instant::now() + WRITER_WAIT;
+        while acks.is_empty()
+            && let Ok(line) = self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            record_ack(&mut acks, &line);
+        }
+        std::thread::sleep(after);
+        self.say(&format!("kill {pid}"))?;
+        let prefix = format!("exited {pid} ");
+        let ended = self.read_until(&mut acks, |line| {
+            line.strip_prefix(&prefix).map(str::to_owned)
+        })?;
+        match ended.as_str() {
+            "killed" => Ok(acks),
+            _ if acks.is_empty() => Err(format!(
+                "the writer exited on its own ({ended}) without saving"
+            )),
+            _ => Ok(acks),
+        }
+    }
+}
+
+impl Drop for ForkServer {
+    fn drop(&mut self) {
+        // End of input: the server kills its writer and exits; killed if it does not.
+        drop(self.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `command` with its stdin and stdout piped (stderr dropped) and a thread
+/// that sends each line of its stdout.
+fn spawn_with_lines(
+    command: &mut std::process::Command,
+) -> Result<
+    (
+        std::process::Child,
+        std::process::ChildStdin,
+        std::sync::mpsc::Receiver<String>,
+    ),
+    String,
+> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the writer: {e}"))?;
+    let stdout = child.stdout.take().ok_or("the writer has no stdout")?;
+    let stdin = child.stdin.take().ok_or("the writer has no stdin")?;
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if send.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((child, stdin, lines))
+}
+
+/// Records an `ack <k> <id>` line; other lines are not acks.
+fn record_ack(acks: &mut BTreeMap<u64, String>, line: &str) {
+    let mut parts = line.splitn(3, ' ');
+    if let (Some("ack"), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next())
+        && let Ok(k) = k.parse()
+    {
+        acks.insert(k, id.to_owned());
+    }
+}
+
 /// A started writer process, waiting for its go; killed when dropped unused.
 struct WriterProcess {
     child: std::process::Child,
-    stdin: Option<std::process::ChildStdin>,
-    /// Gets a message at the writer's first line of output.
-    first_line: std::sync::mpsc::Receiver<()>,
-    reader: Option<std::thread::JoinHandle<BTreeMap<u64, String>>>,
+    stdin: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for WriterProcess {
@@ -287,33 +477,11 @@ impl Drop for WriterProcess {
 
 impl WriterProcess {
     fn start(mut command: std::process::Command) -> Result<WriterProcess, String> {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .stdin(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start the writer: {e}"))?;
-        let stdout = child.stdout.take().ok_or("the writer has no stdout")?;
-        let stdin = child.stdin.take();
-        let (started, first_line) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            let mut acks = BTreeMap::new();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = started.send(());
-                let mut parts = line.splitn(3, ' ');
-                if let (Some("ack"), Some(k), Some(id)) = (parts.next(), parts.next(), parts.next())
-                    && let Ok(k) = k.parse()
-                {
-                    acks.insert(k, id.to_owned());
-                }
-            }
-            acks
-        });
+        let (child, stdin, lines) = spawn_with_lines(&mut command)?;
         Ok(WriterProcess {
             child,
             stdin,
-            first_line,
-            reader: Some(reader),
+            lines,
         })
     }
 
@@ -321,15 +489,14 @@ impl WriterProcess {
     /// would have written beside the previous writer.
     fn go(&self) -> Result<(), String> {
         use std::io::Write;
-        if self.first_line.try_recv().is_ok() {
+        if self.lines.try_recv().is_ok() {
             return Err(
                 "the writer wrote before it was told to start: a crash writer must \
                  wait for a line on stdin before it opens the store (ADAPTERS.md)"
                     .into(),
             );
         }
-        let mut stdin = self.stdin.as_ref().ok_or("the writer has no stdin")?;
-        stdin
+        (&self.stdin)
             .write_all(b"go\n")
             .map_err(|e| format!("cannot start the writer: {e}"))
     }
@@ -338,19 +505,19 @@ impl WriterProcess {
     /// first save, which may create a table, does not eat the writing time), then
     /// SIGKILLs it; the acknowledgements it printed.
     fn kill_after(mut self, after: Duration) -> Result<BTreeMap<u64, String>, String> {
-        // A writer that prints nothing within 30 s is killed all the same.
-        let _ = self.first_line.recv_timeout(Duration::from_secs(30));
+        let mut acks = BTreeMap::new();
+        // A writer that prints nothing in time is killed all the same.
+        if let Ok(line) = self.lines.recv_timeout(WRITER_WAIT) {
+            record_ack(&mut acks, &line);
+        }
         std::thread::sleep(after);
         let exited_early = self.child.try_wait().map_err(|e| e.to_string())?;
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let reader = self
-            .reader
-            .take()
-            .ok_or("the writer was already collected")?;
-        let acks = reader
-            .join()
-            .map_err(|_| "the reader thread panicked".to_owned())?;
+        // The reader ends at the dead writer's end of output.
+        for line in self.lines.iter() {
+            record_ack(&mut acks, &line);
+        }
         match exited_early {
             Some(status) if acks.is_empty() => Err(format!(
                 "the writer exited on its own ({status}) without saving"

@@ -22,10 +22,19 @@ pub type Factory = Arc<dyn Fn() -> BoxFuture<'static, Result<Fixture, SetupError
 pub type Reopen =
     Arc<dyn Fn() -> BoxFuture<'static, Result<SharedStore, SetupError>> + Send + Sync>;
 
-/// Builds the command of a child process that opens the fixture's data and saves
-/// tokens from the given number on, printing `ack <n> <id>` after each acknowledged
-/// save (see `tokenstore crash-writer`); used by `durability.crash`.
-pub type Writer = Arc<dyn Fn(u64) -> std::process::Command + Send + Sync>;
+/// How `durability.crash` starts the writers it kills: child processes that open the
+/// fixture's data and save tokens from a given number on, printing `ack <n> <id>`
+/// after each acknowledged save (see `tokenstore crash-writer`).
+#[derive(Clone)]
+pub enum Writer {
+    /// The command of one writer, given its first token number; it waits for a line
+    /// on stdin before it opens the store.
+    Command(Arc<dyn Fn(u64) -> std::process::Command + Send + Sync>),
+    /// The command of a crash server, a process that loads the store's code once and
+    /// forks a writer on each request (ADAPTERS.md): a slow start (an interpreter
+    /// importing an SDK) is then paid once, not at each kill.
+    ForkServer(Arc<dyn Fn() -> std::process::Command + Send + Sync>),
+}
 
 /// A fresh store, and what a check may need besides it. The teardown runs once the
 /// check is done, even when it fails or the store panics.
@@ -81,7 +90,16 @@ impl Fixture {
         mut self,
         writer: impl Fn(u64) -> std::process::Command + Send + Sync + 'static,
     ) -> Self {
-        self.writer = Some(Arc::new(writer));
+        self.writer = Some(Writer::Command(Arc::new(writer)));
+        self
+    }
+
+    /// The crash server that forks the writers `durability.crash` kills: its command.
+    pub fn with_fork_server(
+        mut self,
+        server: impl Fn() -> std::process::Command + Send + Sync + 'static,
+    ) -> Self {
+        self.writer = Some(Writer::ForkServer(Arc::new(server)));
         self
     }
 

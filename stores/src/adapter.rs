@@ -41,6 +41,8 @@ struct Shared {
     caps: Capabilities,
     /// The adapter can run the crash writer (see ADAPTERS.md).
     crash_writer: bool,
+    /// The adapter can run the crash server, which forks the crash writers.
+    crash_server: bool,
     /// The adapter makes a fresh store on fresh storage when asked (`fresh`), so one
     /// process can serve every check.
     fresh: bool,
@@ -107,6 +109,7 @@ impl AdapterStore {
                 name,
                 caps,
                 crash_writer: declared("crash_writer"),
+                crash_server: declared("crash_server"),
                 fresh: declared("fresh"),
                 files: Mutex::new(files),
                 stdin: tokio::sync::Mutex::new(stdin),
@@ -122,6 +125,12 @@ impl AdapterStore {
     /// Whether the adapter runs the crash writer when TOKENSTORE_ADAPTER_CRASH_FROM is set.
     pub fn has_crash_writer(&self) -> bool {
         self.shared.crash_writer
+    }
+
+    /// Whether the adapter runs the crash server (which forks the crash writers) when
+    /// TOKENSTORE_ADAPTER_CRASH_SERVER is set.
+    pub fn has_crash_server(&self) -> bool {
+        self.shared.crash_server
     }
 
     /// The store's name, from its handshake.

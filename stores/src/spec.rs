@@ -442,13 +442,22 @@ pub fn adapter_factory(command: Vec<String>) -> Factory {
                 let words = again.clone();
                 async move { AdapterStore::spawn(&words).await }
             });
-            if store.has_crash_writer() {
+            let command = move || {
+                let mut child = std::process::Command::new(&words[0]);
+                child.args(&words[1..]);
+                child
+            };
+            if store.has_crash_server() {
+                fixture = fixture.with_fork_server(move || {
+                    let mut server = command();
+                    server.env("TOKENSTORE_ADAPTER_CRASH_SERVER", "1");
+                    server
+                });
+            } else if store.has_crash_writer() {
                 fixture = fixture.with_writer(move |from| {
-                    let mut child = std::process::Command::new(&words[0]);
-                    child
-                        .args(&words[1..])
-                        .env("TOKENSTORE_ADAPTER_CRASH_FROM", from.to_string());
-                    child
+                    let mut writer = command();
+                    writer.env("TOKENSTORE_ADAPTER_CRASH_FROM", from.to_string());
+                    writer
                 });
             }
             let reusable = store.makes_fresh_stores().then_some(store);

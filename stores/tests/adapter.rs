@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use tokenstore_harness::internals::{Builtin, Case};
 use tokenstore_harness::libtest_mimic::{Arguments, Completion, Failed, Trial, run};
 use tokenstore_harness::{Field, RunReport, Settings, Suite, Token, TokenStore, runtime};
 use tokenstore_stores::audit::{AuditSource, FindingKind, audit};
@@ -53,6 +54,44 @@ fn check(command: Vec<String>) -> Result<RunReport, Failed> {
 fn expect_failures(python: &str, class: &str, expected: &[&str]) -> Result<(), Failed> {
     let report = check(shim(python, &[&format!("tests_store:{class}")]))?;
     same_clauses(class, &report, expected)
+}
+
+/// `durability.crash` alone on the durable reference store in Python, whose writers
+/// the shim's crash server forks (`forked`), or, for a store that declares it must not
+/// be forked, the harness starts one process each: every acknowledged save survives
+/// the 20 kills either way.
+fn crash_survived(python: &str, class: &str, forked: bool) -> Result<(), Failed> {
+    let command = shim(python, &["--durable", class, "{dir}/tokens.db"]);
+    runtime().block_on(async {
+        let dir = tempfile::tempdir()?;
+        let probe = shim(
+            python,
+            &[
+                "--durable",
+                class,
+                &format!("{}/t.db", dir.path().display()),
+            ],
+        );
+        let store = AdapterStore::spawn(&probe)
+            .await
+            .map_err(|e| e.to_string())?;
+        if store.has_crash_server() != forked {
+            return Err(format!(
+                "{class}: crash server declared: {}",
+                store.has_crash_server()
+            )
+            .into());
+        }
+        let factory = adapter_factory(command);
+        match Case::Builtin(Builtin::Crash)
+            .run(&factory, SETTINGS, class)
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(failure)) => Err(format!("{class}: {failure:?}").into()),
+            Err(e) => Err(format!("{class}: {e}").into()),
+        }
+    })
 }
 
 fn misbehaving(mode: &'static str) -> Result<(), Failed> {
@@ -499,7 +538,14 @@ fn main() -> ExitCode {
         ));
     }
     type Check = fn(&str) -> Result<(), Failed>;
-    let with_sdk: [(&str, Check); 15] = [
+    let with_sdk: [(&str, Check); 17] = [
+        (
+            "adapter::python::crash-writers-forked-by-the-crash-server",
+            |p| crash_survived(p, "tokenstore_adapter.reference:SqliteStore", true),
+        ),
+        ("adapter::python::crash-writers-started-one-by-one", |p| {
+            crash_survived(p, "tests_store:SpawnedWritersStore", false)
+        }),
         ("adapter::python::conforming-store-passes", |p| {
             expect_failures(p, "ConformingStore", &[])
         }),

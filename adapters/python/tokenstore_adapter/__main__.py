@@ -3,6 +3,7 @@
 import importlib
 import os
 import json
+import signal
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -152,6 +153,10 @@ def crash_writer(argv, first):
     module) is done before the go, and nothing is opened before it."""
     options = parse_options(argv)
     sys.stdin.readline()
+    write_crash_tokens(options, first)
+
+
+def write_crash_tokens(options, first):
     store = options["class"](*options["args"])
     k = first
     while True:
@@ -160,6 +165,50 @@ def crash_writer(argv, first):
         sys.stdout.write("ack %d %s\n" % (k, token.get_id()))
         sys.stdout.flush()
         k += 1
+
+
+def crash_server(argv):
+    """The crash server (ADAPTERS.md): load the store's module and the SDK once, say
+    `ready`, then fork a crash writer for each `fork <k>` (answering `pid <p>`; the writer
+    prints its acks on this same stdout) and kill it on `kill <p>` (answering `exited <p>
+    killed`, or how it ended if it ended on its own). At the end of input, kill the writer
+    still running and exit. Each writer opens the store after the fork, as a new process
+    would, and is killed with SIGKILL as one would be."""
+    options = parse_options(argv)
+    say("ready")
+    running = []
+    for line in sys.stdin:
+        words = line.split()
+        if words[:1] == ["fork"] and len(words) == 2:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    write_crash_tokens(options, int(words[1]))
+                finally:
+                    os._exit(1)
+            running.append(pid)
+            say("pid %d" % pid)
+        elif words[:1] == ["kill"] and len(words) == 2 and int(words[1]) in running:
+            pid = int(words[1])
+            running.remove(pid)
+            say("exited %d %s" % (pid, end_of(pid)))
+    for pid in running:
+        end_of(pid)
+    return 0
+
+
+def end_of(pid):
+    """Kill the forked writer (a no-op if it already ended) and say how it ended."""
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
+        return "killed"
+    return "status %d" % status
+
+
+def say(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
 
 
 USAGE = ("usage: python -m tokenstore_adapter [--durable] [--sdk-limits] [--threads N] "
@@ -213,6 +262,9 @@ def parse_options(argv):
             "thread_safe": bool(declared.get("thread_safe", True)),
             "errors": declared.get("errors", "untyped"),
             "crash_writer": True,
+            # A forked writer saves an interpreter's start at each kill; a store whose
+            # module starts threads or opens connections when imported says False.
+            "crash_server": bool(declared.get("crash_server", hasattr(os, "fork"))),
             "fresh": True,
         },
     }
@@ -233,6 +285,8 @@ def main(argv):
     crash_from = os.environ.get("TOKENSTORE_ADAPTER_CRASH_FROM")
     if crash_from is not None:
         crash_writer(argv, int(crash_from))
+    if os.environ.get("TOKENSTORE_ADAPTER_CRASH_SERVER") is not None:
+        return crash_server(argv)
     adapter = Adapter(argv)
     capabilities = adapter.options["capabilities"]
     send({"protocol": PROTOCOL, "store": adapter.options["class"].__name__,
