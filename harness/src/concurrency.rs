@@ -48,7 +48,7 @@ fn distinct_token(n: usize) -> Token {
 
 /// Runs `rounds` rounds of `workers` calls each, every call from its own OS thread
 /// (through the runtime's handle, as a synchronous caller would). In each round the
-/// threads meet at a barrier, then the first [`spinners`] of them spin until all of
+/// threads meet at a barrier, then the first `spinning` of them spin until all of
 /// those have arrived, so that the ones on the CPU at that moment — on a busy 2-core
 /// machine too — start their calls within nanoseconds of each other: a
 /// check-then-write race in the store shows up whether or not it has an await point
@@ -57,7 +57,7 @@ fn distinct_token(n: usize) -> Token {
 /// check outlives it. The answers are `(worker, round, result)`.
 async fn bursts<T, F, Fut>(
     stores: &[SharedStore],
-    workers: usize,
+    (workers, spinning): (usize, usize),
     rounds: usize,
     call: F,
 ) -> Vec<Answer<T>>
@@ -73,7 +73,7 @@ where
     let joined = crate::runner::racing_runtime()
         .spawn(async move {
             tokio::task::spawn_blocking(move || {
-                rounds_on_threads(&stores, workers, rounds, &call, &handle)
+                rounds_on_threads(&stores, (workers, spinning), rounds, &call, &handle)
             })
             .await
         })
@@ -92,7 +92,7 @@ where
 /// The rounds of [`bursts`], each worker on a thread of its own.
 fn rounds_on_threads<T, F, Fut>(
     stores: &[SharedStore],
-    workers: usize,
+    (workers, spinning): (usize, usize),
     rounds: usize,
     call: &F,
     handle: &tokio::runtime::Handle,
@@ -104,7 +104,7 @@ where
 {
     let barrier = std::sync::Barrier::new(workers);
     let arrived = AtomicUsize::new(0);
-    let together = workers.min(spinners());
+    let together = workers.min(spinning);
     let failed = AtomicBool::new(false);
     std::thread::scope(|scope| {
         let threads: Vec<_> = (0..workers)
@@ -149,14 +149,20 @@ where
     })
 }
 
-/// How many threads of a round spin until the others of them arrive: twice what the
-/// machine runs at once. Measured on 2 cores (SQLite, `tokenstore check sqlite`):
-/// spinning until all 8 had arrived took 42 % of the check's CPU, and the check 3.1 s
-/// (6.0–7.6 s under two busy loops); with 4 spinners, 2.75 s (5.4–5.8 s), every
-/// racing check still reaching its 128 raced rounds under the busy loops. A trial
-/// with 2 spinners raced only 80 times in 1 024 rounds under the busy loops.
-fn spinners() -> usize {
-    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
+/// How many threads of a round spin until the others of them arrive, at first: twice
+/// what the machine runs at once. Measured on 2 cores (SQLite, `tokenstore check
+/// sqlite`): spinning until all 8 had arrived took 42 % of the check's CPU, and the
+/// check 3.1 s (6.0–7.6 s under two busy loops); with 4 spinners, 2.75 s (5.4–5.8 s).
+/// But fewer spinners hold the cores less firmly: beside the parallel tests of a CI
+/// run, two SQLite instances raced 7 times in 1 024 rounds with 4. So a batch in which
+/// fewer than half the rounds raced makes every thread spin from the next batch on.
+fn first_spinners() -> usize {
+    (2 * std::thread::available_parallelism().map_or(1, |n| n.get())).min(WORKERS)
+}
+
+/// The spinners of the batch after one of `size` rounds of which `raced` raced.
+fn next_spinners(spinning: usize, size: usize, raced: usize) -> usize {
+    if 2 * raced < size { WORKERS } else { spinning }
 }
 
 /// Spins (yielding the CPU now and then, so that a thread that has not arrived yet
@@ -230,18 +236,20 @@ where
     Fut: Future<Output = Result<T, String>> + Send + 'static,
 {
     let mut all = Vec::new();
-    let (mut done, mut together) = (0, 0);
+    let (mut done, mut together, mut spinning) = (0, 0, first_spinners());
     loop {
         let size = next_batch(done, together, min_rounds);
         if size == 0 {
             break;
         }
         let call = call.clone();
-        let answers = bursts(stores, WORKERS, size, move |store, w, r| {
+        let answers = bursts(stores, (WORKERS, spinning), size, move |store, w, r| {
             call(store, w, done + r)
         })
         .await;
-        together += rounds_started_together(&answers);
+        let raced = rounds_started_together(&answers);
+        together += raced;
+        spinning = next_spinners(spinning, size, raced);
         let failed = answers.iter().any(|(_, _, a, _)| a.is_err());
         all.extend(
             answers
@@ -584,6 +592,15 @@ mod tests {
         assert_eq!(next_batch(128, 128, 125), 0);
         assert_eq!(next_batch(MAX_ROUNDS - 10, 3, 0), 10);
         assert_eq!(next_batch(MAX_ROUNDS, 3, 0), 0);
+    }
+
+    #[test]
+    fn a_batch_that_raced_too_rarely_makes_every_thread_spin() {
+        assert!(first_spinners() <= WORKERS);
+        assert_eq!(next_spinners(4, 64, 40), 4);
+        assert_eq!(next_spinners(4, 64, 31), WORKERS);
+        // Once every thread spins, it stays so.
+        assert_eq!(next_spinners(WORKERS, 64, 64), WORKERS);
     }
 
     #[test]
