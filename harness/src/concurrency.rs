@@ -57,7 +57,8 @@ fn distinct_token(n: usize) -> Token {
 /// check outlives it. The answers are `(worker, round, result)`.
 async fn bursts<T, F, Fut>(
     stores: &[SharedStore],
-    (workers, spinning): (usize, usize),
+    workers: usize,
+    spinning: usize,
     rounds: usize,
     call: F,
 ) -> Vec<Answer<T>>
@@ -73,7 +74,7 @@ where
     let joined = crate::runner::racing_runtime()
         .spawn(async move {
             tokio::task::spawn_blocking(move || {
-                rounds_on_threads(&stores, (workers, spinning), rounds, &call, &handle)
+                rounds_on_threads(&stores, workers, spinning, rounds, &call, &handle)
             })
             .await
         })
@@ -92,7 +93,8 @@ where
 /// The rounds of [`bursts`], each worker on a thread of its own.
 fn rounds_on_threads<T, F, Fut>(
     stores: &[SharedStore],
-    (workers, spinning): (usize, usize),
+    workers: usize,
+    spinning: usize,
     rounds: usize,
     call: &F,
     handle: &tokio::runtime::Handle,
@@ -104,6 +106,7 @@ where
 {
     let barrier = std::sync::Barrier::new(workers);
     let arrived = AtomicUsize::new(0);
+    // More spinners than threads would spin for ever.
     let together = workers.min(spinning);
     let failed = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -243,7 +246,7 @@ where
             break;
         }
         let call = call.clone();
-        let answers = bursts(stores, (WORKERS, spinning), size, move |store, w, r| {
+        let answers = bursts(stores, WORKERS, spinning, size, move |store, w, r| {
             call(store, w, done + r)
         })
         .await;
