@@ -53,7 +53,8 @@ pub fn selftest(references: &[StoreSpec], settings: Settings) -> Result<bool, St
     );
     outln!("{:<22} {:<32} result", "mutant", "must fail");
     for bug in Bug::ALL {
-        let report = run(&bug.name(), &mutants::factory(bug), settings)?;
+        let factory = mutants::factory(bug, std::env::current_exe().ok());
+        let report = run(&bug.name(), &factory, settings)?;
         let caught = report.failing();
         let mut verdict = if caught.contains(bug.clause()) {
             Verdict::Caught

@@ -22,6 +22,8 @@ pub enum Target {
     Sqlite(PathBuf),
     /// A token file in the SDK's CSV format.
     File(PathBuf),
+    /// The same, for the selftest's mutant `RewritesInPlace`.
+    FileInPlace(PathBuf),
     /// A table on the server named by `TOKENSTORE_MYSQL_URL`.
     MysqlTable(String),
     /// A schema on the server named by `TOKENSTORE_POSTGRES_URL`.
@@ -36,6 +38,7 @@ impl Target {
         let (flag, value) = match self {
             Target::Sqlite(p) => ("--sqlite", p.display().to_string()),
             Target::File(p) => ("--file", p.display().to_string()),
+            Target::FileInPlace(p) => ("--file-in-place", p.display().to_string()),
             Target::MysqlTable(t) => ("--mysql-table", t.clone()),
             Target::PostgresSchema(s) => ("--postgres-schema", s.clone()),
             Target::RedisStore(n) => ("--redis-store", n.clone()),
@@ -56,6 +59,9 @@ pub fn run(target: &Target, from: u64) -> ExitCode {
         match target {
             Target::Sqlite(path) => crash_writer(|| async { SqliteStore::open(path) }, from).await,
             Target::File(path) => crash_writer(|| async { FileStore::open(path) }, from).await,
+            Target::FileInPlace(path) => {
+                crash_writer(|| async { FileStore::rewriting_in_place(path) }, from).await
+            }
             Target::MysqlTable(table) => {
                 let url = std::env::var(mysql_server::URL_VAR)
                     .map_err(|_| format!("{} is not set", mysql_server::URL_VAR))?;
@@ -109,6 +115,7 @@ fn parse(args: &[String]) -> Result<(Target, u64), String> {
         match flag.as_str() {
             "--sqlite" => target = Some(Target::Sqlite(value.into())),
             "--file" => target = Some(Target::File(value.into())),
+            "--file-in-place" => target = Some(Target::FileInPlace(value.into())),
             "--mysql-table" => target = Some(Target::MysqlTable(value.clone())),
             "--postgres-schema" => target = Some(Target::PostgresSchema(value.clone())),
             "--redis-store" => target = Some(Target::RedisStore(value.clone())),
@@ -132,6 +139,7 @@ mod tests {
         for target in [
             Target::Sqlite("/tmp/a b/tokens.db".into()),
             Target::File("tokens.csv".into()),
+            Target::FileInPlace("tokens.csv".into()),
             Target::MysqlTable("tokenstore_1".into()),
             Target::PostgresSchema("tokenstore_2".into()),
             Target::RedisStore("tokenstore_3".into()),

@@ -35,6 +35,18 @@ pub struct FileStore {
     lock_path: PathBuf,
     /// Serialises this instance's threads before they take the file lock.
     local: Mutex<()>,
+    writes: Writes,
+}
+
+/// How a write reaches the token file.
+#[derive(Clone, Copy)]
+enum Writes {
+    /// A new file renamed over the old one: see [`FileStore::replace`].
+    Atomic,
+    /// Only for the selftest's mutant `RewritesInPlace`: see
+    /// [`FileStore::rewrite_in_place`].
+    #[cfg(feature = "cli")]
+    InPlace,
 }
 
 fn io(what: &str, e: impl Into<tokenstore_harness::BackendSource>) -> StoreError {
@@ -98,8 +110,18 @@ impl FileStore {
             lock_path: PathBuf::from(lock_name),
             path,
             local: Mutex::new(()),
+            writes: Writes::Atomic,
         };
         store.write(|_| Ok(()))?;
+        Ok(store)
+    }
+
+    /// The selftest's mutant `RewritesInPlace`: this store, but every write truncates
+    /// the token file and writes it again in place.
+    #[cfg(feature = "cli")]
+    pub(crate) fn rewriting_in_place(path: &Path) -> Result<Self, StoreError> {
+        let mut store = Self::open(path)?;
+        store.writes = Writes::InPlace;
         Ok(store)
     }
 
@@ -165,7 +187,12 @@ impl FileStore {
         };
         let before = state.counter;
         let out = change(&mut state)?;
-        self.replace(&render(&state.rows)?)?;
+        let bytes = render(&state.rows)?;
+        match self.writes {
+            Writes::Atomic => self.replace(&bytes)?,
+            #[cfg(feature = "cli")]
+            Writes::InPlace => self.rewrite_in_place(&bytes)?,
+        }
         if state.counter != before {
             lock.set_len(0)
                 .and_then(|()| lock.seek(SeekFrom::Start(0)).map(|_| ()))
@@ -200,6 +227,25 @@ impl FileStore {
             let _ = std::fs::remove_file(&tmp);
         }
         written.map_err(|e| io("replace the token file", e))
+    }
+
+    /// What the SDK's FileStore does: truncates the token file, then writes it a line
+    /// at a time, unsynced. Readers, under the lock, never see it half written; a
+    /// process killed meanwhile leaves it cut short.
+    #[cfg(feature = "cli")]
+    fn rewrite_in_place(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut options = OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(&self.path)
+            .map_err(|e| io("open the token file", e))?;
+        for line in bytes.split_inclusive(|b| *b == b'\n') {
+            file.write_all(line)
+                .map_err(|e| io("write the token file", e))?;
+        }
+        Ok(())
     }
 }
 

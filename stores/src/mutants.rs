@@ -53,10 +53,11 @@ pub enum Bug {
     SplicedUpdateSql,
     PartialUpdateOnConflict,
     CachesListing,
+    RewritesInPlace,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 29] = [
+    pub const ALL: [Bug; 30] = [
         Bug::UpdateThenInsertRace,
         Bug::TextMaxId,
         Bug::CaseInsensitiveMatch,
@@ -86,6 +87,7 @@ impl Bug {
         Bug::SplicedUpdateSql,
         Bug::PartialUpdateOnConflict,
         Bug::CachesListing,
+        Bug::RewritesInPlace,
     ];
 
     /// The clause that must catch it.
@@ -116,6 +118,7 @@ impl Bug {
             Bug::StripsControlChars | Bug::NumericIdsOnly => "value.roundtrip",
             Bug::SplicedUpdateSql => "security.injection",
             Bug::PartialUpdateOnConflict => "save.atomic",
+            Bug::RewritesInPlace => "durability.crash",
         }
     }
 
@@ -178,6 +181,10 @@ impl Bug {
             Bug::CachesListing => {
                 "caches get_tokens' answer, dropping it on inserts and deletes but not when a \
                  save updates a row"
+            }
+            Bug::RewritesInPlace => {
+                "the CSV file store, but each write truncates the file and writes it again a \
+                 line at a time, as the SDK's FileStore does"
             }
         }
     }
@@ -593,8 +600,19 @@ impl TokenStore for MutantStore {
 }
 
 /// Fresh mutants. The one that claims durability gets a "second instance" that is
-/// really a new, empty one — which is what it amounts to.
-pub fn factory(bug: Bug) -> Factory {
+/// really a new, empty one — which is what it amounts to. `RewritesInPlace` is a file
+/// store, as durable as the reference one until its process is killed; its crash
+/// writer is `<writer> crash-writer` (no writer: `durability.crash` fails, saying so).
+pub fn factory(bug: Bug, writer: Option<PathBuf>) -> Factory {
+    if bug == Bug::RewritesInPlace {
+        return crate::spec::file_backed(
+            std::env::temp_dir(),
+            writer,
+            "tokens.csv",
+            crate::crash_writer::Target::FileInPlace,
+            crate::FileStore::rewriting_in_place,
+        );
+    }
     fixtures(move || async move {
         let mut fixture = Fixture::new(MutantStore::new(bug));
         if bug == Bug::ClaimsDurability {

@@ -228,7 +228,7 @@ impl StoreSpec {
             StoreSpec::Mysql { url, .. } => mysql_factory(url, writer),
             StoreSpec::Postgres { url, .. } => postgres_factory(url, writer),
             StoreSpec::Redis { url, .. } => redis_factory(url, writer),
-            StoreSpec::Mutant(bug) => mutants::factory(bug),
+            StoreSpec::Mutant(bug) => mutants::factory(bug, writer),
             StoreSpec::Adapter(command) => adapter_factory(command),
         }
     }
@@ -261,7 +261,7 @@ pub fn file_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
 
 /// Fixtures for a store kept in one file: a second instance opens the same file, and
 /// the crash writer is `<writer> crash-writer --sqlite|--file <file>`.
-fn file_backed<S: TokenStore + 'static>(
+pub(crate) fn file_backed<S: TokenStore + 'static>(
     parent: PathBuf,
     writer: Option<PathBuf>,
     file: &'static str,

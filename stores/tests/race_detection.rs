@@ -20,7 +20,7 @@ fn caught_of_100(bug: Bug, check: Builtin) -> usize {
         seed: 1,
         strict: false,
     };
-    let factory = mutants::factory(bug);
+    let factory = mutants::factory(bug, None);
     let caught = (0..100)
         .filter(|_| {
             let outcome = runtime().block_on(Case::Builtin(check).run(&factory, settings, "race"));

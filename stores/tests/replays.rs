@@ -17,7 +17,11 @@ fn every_shrunk_failure_replays_as_a_failing_scenario() {
         };
         for bug in Bug::ALL {
             let outcome = runtime()
-                .block_on(Case::Builtin(Builtin::ModelSequences).run(&factory(bug), settings, "m"))
+                .block_on(Case::Builtin(Builtin::ModelSequences).run(
+                    &factory(bug, None),
+                    settings,
+                    "m",
+                ))
                 .expect("a mutant opens");
             let Err(failure) = outcome else { continue };
             let replay = failure
