@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use tokenstore_harness::{crash_writer, runtime};
 
+use crate::file::Flaw;
 use crate::{
     FileStore, MysqlServer, PostgresServer, RedisStore, SqliteStore, mysql_server, postgres, redis,
 };
@@ -22,8 +23,8 @@ pub enum Target {
     Sqlite(PathBuf),
     /// A token file in the SDK's CSV format.
     File(PathBuf),
-    /// The same, for the selftest's mutant `RewritesInPlace`.
-    FileInPlace(PathBuf),
+    /// The same, for a mutant of the file store.
+    FlawedFile(Flaw, PathBuf),
     /// A table on the server named by `TOKENSTORE_MYSQL_URL`.
     MysqlTable(String),
     /// A schema on the server named by `TOKENSTORE_POSTGRES_URL`.
@@ -38,7 +39,12 @@ impl Target {
         let (flag, value) = match self {
             Target::Sqlite(p) => ("--sqlite", p.display().to_string()),
             Target::File(p) => ("--file", p.display().to_string()),
-            Target::FileInPlace(p) => ("--file-in-place", p.display().to_string()),
+            Target::FlawedFile(Flaw::RewritesInPlace, p) => {
+                ("--file-rewritten-in-place", p.display().to_string())
+            }
+            Target::FlawedFile(Flaw::LocksOnlyItsThreads, p) => {
+                ("--file-without-lock", p.display().to_string())
+            }
             Target::MysqlTable(t) => ("--mysql-table", t.clone()),
             Target::PostgresSchema(s) => ("--postgres-schema", s.clone()),
             Target::RedisStore(n) => ("--redis-store", n.clone()),
@@ -59,8 +65,8 @@ pub fn run(target: &Target, from: u64) -> ExitCode {
         match target {
             Target::Sqlite(path) => crash_writer(|| async { SqliteStore::open(path) }, from).await,
             Target::File(path) => crash_writer(|| async { FileStore::open(path) }, from).await,
-            Target::FileInPlace(path) => {
-                crash_writer(|| async { FileStore::rewriting_in_place(path) }, from).await
+            Target::FlawedFile(flaw, path) => {
+                crash_writer(|| async { FileStore::with_flaw(path, *flaw) }, from).await
             }
             Target::MysqlTable(table) => {
                 let url = std::env::var(mysql_server::URL_VAR)
@@ -115,7 +121,12 @@ fn parse(args: &[String]) -> Result<(Target, u64), String> {
         match flag.as_str() {
             "--sqlite" => target = Some(Target::Sqlite(value.into())),
             "--file" => target = Some(Target::File(value.into())),
-            "--file-in-place" => target = Some(Target::FileInPlace(value.into())),
+            "--file-rewritten-in-place" => {
+                target = Some(Target::FlawedFile(Flaw::RewritesInPlace, value.into()))
+            }
+            "--file-without-lock" => {
+                target = Some(Target::FlawedFile(Flaw::LocksOnlyItsThreads, value.into()))
+            }
             "--mysql-table" => target = Some(Target::MysqlTable(value.clone())),
             "--postgres-schema" => target = Some(Target::PostgresSchema(value.clone())),
             "--redis-store" => target = Some(Target::RedisStore(value.clone())),
@@ -139,7 +150,8 @@ mod tests {
         for target in [
             Target::Sqlite("/tmp/a b/tokens.db".into()),
             Target::File("tokens.csv".into()),
-            Target::FileInPlace("tokens.csv".into()),
+            Target::FlawedFile(Flaw::RewritesInPlace, "tokens.csv".into()),
+            Target::FlawedFile(Flaw::LocksOnlyItsThreads, "tokens.csv".into()),
             Target::MysqlTable("tokenstore_1".into()),
             Target::PostgresSchema("tokenstore_2".into()),
             Target::RedisStore("tokenstore_3".into()),

@@ -35,18 +35,19 @@ pub struct FileStore {
     lock_path: PathBuf,
     /// Serialises this instance's threads before they take the file lock.
     local: Mutex<()>,
-    writes: Writes,
+    /// None for the reference store; the selftest's mutants have one.
+    flaw: Option<Flaw>,
 }
 
-/// How a write reaches the token file.
-#[derive(Clone, Copy)]
-enum Writes {
-    /// A new file renamed over the old one: see [`FileStore::replace`].
-    Atomic,
-    /// Only for the selftest's mutant `RewritesInPlace`: see
+/// How a mutant of this store departs from it (`tokenstore mutants`).
+#[cfg_attr(not(feature = "cli"), allow(dead_code))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaw {
+    /// Every write truncates the token file and writes it again in place: see
     /// [`FileStore::rewrite_in_place`].
-    #[cfg(feature = "cli")]
-    InPlace,
+    RewritesInPlace,
+    /// Locks out its own threads only, not the other instances: no file lock.
+    LocksOnlyItsThreads,
 }
 
 fn io(what: &str, e: impl Into<tokenstore_harness::BackendSource>) -> StoreError {
@@ -110,18 +111,17 @@ impl FileStore {
             lock_path: PathBuf::from(lock_name),
             path,
             local: Mutex::new(()),
-            writes: Writes::Atomic,
+            flaw: None,
         };
         store.write(|_| Ok(()))?;
         Ok(store)
     }
 
-    /// The selftest's mutant `RewritesInPlace`: this store, but every write truncates
-    /// the token file and writes it again in place.
+    /// A mutant of this store, with its flaw.
     #[cfg(feature = "cli")]
-    pub(crate) fn rewriting_in_place(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn with_flaw(path: &Path, flaw: Flaw) -> Result<Self, StoreError> {
         let mut store = Self::open(path)?;
-        store.writes = Writes::InPlace;
+        store.flaw = Some(flaw);
         Ok(store)
     }
 
@@ -153,8 +153,10 @@ impl FileStore {
     fn read<T>(&self, read: impl FnOnce(&Rows) -> T) -> Result<T, StoreError> {
         let _local = self.local();
         let lock = open_private(&self.lock_path).map_err(|e| io("open the lock file", e))?;
-        lock.lock_shared()
-            .map_err(|e| io("lock the token file", e))?;
+        if self.flaw != Some(Flaw::LocksOnlyItsThreads) {
+            lock.lock_shared()
+                .map_err(|e| io("lock the token file", e))?;
+        }
         let rows = Rows {
             rows: self.read_rows()?,
             counter: 0,
@@ -170,7 +172,9 @@ impl FileStore {
     ) -> Result<T, StoreError> {
         let _local = self.local();
         let mut lock = open_private(&self.lock_path).map_err(|e| io("open the lock file", e))?;
-        lock.lock().map_err(|e| io("lock the token file", e))?;
+        if self.flaw != Some(Flaw::LocksOnlyItsThreads) {
+            lock.lock().map_err(|e| io("lock the token file", e))?;
+        }
         let mut counter_text = String::new();
         lock.read_to_string(&mut counter_text)
             .map_err(|e| io("read the id counter", e))?;
@@ -188,10 +192,9 @@ impl FileStore {
         let before = state.counter;
         let out = change(&mut state)?;
         let bytes = render(&state.rows)?;
-        match self.writes {
-            Writes::Atomic => self.replace(&bytes)?,
-            #[cfg(feature = "cli")]
-            Writes::InPlace => self.rewrite_in_place(&bytes)?,
+        match self.flaw {
+            Some(Flaw::RewritesInPlace) => self.rewrite_in_place(&bytes)?,
+            _ => self.replace(&bytes)?,
         }
         if state.counter != before {
             lock.set_len(0)
@@ -232,7 +235,6 @@ impl FileStore {
     /// What the SDK's FileStore does: truncates the token file, then writes it a line
     /// at a time, unsynced. Readers, under the lock, never see it half written; a
     /// process killed meanwhile leaves it cut short.
-    #[cfg(feature = "cli")]
     fn rewrite_in_place(&self, bytes: &[u8]) -> Result<(), StoreError> {
         let mut options = OpenOptions::new();
         options.write(true).create(true).truncate(true);

@@ -19,6 +19,9 @@ use tokenstore_harness::{
     fixtures, require_id, save_plan,
 };
 
+use crate::FileStore;
+use crate::crash_writer::Target;
+use crate::file::Flaw;
 use crate::list::{ListStore, Rows};
 
 /// One way to break the contract.
@@ -54,10 +57,11 @@ pub enum Bug {
     PartialUpdateOnConflict,
     CachesListing,
     RewritesInPlace,
+    LocksOnlyItsThreads,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 30] = [
+    pub const ALL: [Bug; 31] = [
         Bug::UpdateThenInsertRace,
         Bug::TextMaxId,
         Bug::CaseInsensitiveMatch,
@@ -88,6 +92,7 @@ impl Bug {
         Bug::PartialUpdateOnConflict,
         Bug::CachesListing,
         Bug::RewritesInPlace,
+        Bug::LocksOnlyItsThreads,
     ];
 
     /// The clause that must catch it.
@@ -119,6 +124,7 @@ impl Bug {
             Bug::SplicedUpdateSql => "security.injection",
             Bug::PartialUpdateOnConflict => "save.atomic",
             Bug::RewritesInPlace => "durability.crash",
+            Bug::LocksOnlyItsThreads => "concurrency.multi-instance",
         }
     }
 
@@ -185,6 +191,10 @@ impl Bug {
             Bug::RewritesInPlace => {
                 "the CSV file store, but each write truncates the file and writes it again a \
                  line at a time, as the SDK's FileStore does"
+            }
+            Bug::LocksOnlyItsThreads => {
+                "the CSV file store, but its lock keeps out its own threads only, not another \
+                 instance's"
             }
         }
     }
@@ -600,19 +610,25 @@ impl TokenStore for MutantStore {
 }
 
 /// Fresh mutants. The one that claims durability gets a "second instance" that is
-/// really a new, empty one — which is what it amounts to. `RewritesInPlace` is a file
-/// store, as durable as the reference one until its process is killed; its crash
-/// writer is `<writer> crash-writer` (no writer: `durability.crash` fails, saying so).
+/// really a new, empty one — which is what it amounts to. The file store's mutants
+/// are durable: a second instance opens the same file, and their crash writer is
+/// `<writer> crash-writer` (no writer: `durability.crash` fails, saying so).
 pub fn factory(bug: Bug, writer: Option<PathBuf>) -> Factory {
-    if bug == Bug::RewritesInPlace {
-        return crate::spec::file_backed(
-            std::env::temp_dir(),
-            writer,
-            "tokens.csv",
-            crate::crash_writer::Target::FileInPlace,
-            crate::FileStore::rewriting_in_place,
-        );
-    }
+    let flaw = match bug {
+        Bug::RewritesInPlace => Flaw::RewritesInPlace,
+        Bug::LocksOnlyItsThreads => Flaw::LocksOnlyItsThreads,
+        _ => return list_factory(bug),
+    };
+    crate::spec::file_backed(
+        std::env::temp_dir(),
+        writer,
+        "tokens.csv",
+        move |path| Target::FlawedFile(flaw, path),
+        move |path| FileStore::with_flaw(path, flaw),
+    )
+}
+
+fn list_factory(bug: Bug) -> Factory {
     fixtures(move || async move {
         let mut fixture = Fixture::new(MutantStore::new(bug));
         if bug == Bug::ClaimsDurability {

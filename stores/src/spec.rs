@@ -265,8 +265,8 @@ pub(crate) fn file_backed<S: TokenStore + 'static>(
     parent: PathBuf,
     writer: Option<PathBuf>,
     file: &'static str,
-    target: fn(PathBuf) -> crash_writer::Target,
-    open: fn(&std::path::Path) -> Result<S, StoreError>,
+    target: impl Fn(PathBuf) -> crash_writer::Target + Copy + Send + Sync + 'static,
+    open: impl Fn(&std::path::Path) -> Result<S, StoreError> + Copy + Send + Sync + 'static,
 ) -> Factory {
     fixtures(move || {
         let (parent, writer) = (parent.clone(), writer.clone());
