@@ -214,8 +214,13 @@ fn substitute(text: &str, vars: &[(&str, &str)]) -> String {
     out
 }
 
+/// A field named by a placeholder (`"{field}" = …`) replaces the same field written
+/// out, so that one token can say "this row, with the looped field set to the value".
 fn subst_token(t: &TokenSpec, vars: &[(&str, &str)]) -> TokenSpec {
-    t.iter()
+    let (written, looped): (Vec<_>, Vec<_>) = t.iter().partition(|(k, _)| !k.contains('{'));
+    written
+        .into_iter()
+        .chain(looped)
         .map(|(k, v)| {
             let v = match v {
                 ValueSpec::Text(s) => ValueSpec::Text(substitute(s, vars)),
@@ -490,6 +495,31 @@ mod tests {
         match &s.steps[5].op {
             Step::Find { probe, .. } => {
                 assert_eq!(probe.get("api_domain"), Some(&ValueSpec::Text("c".into())))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_looped_field_replaces_the_same_field_written_out() {
+        let text = r#"
+            family = "x"
+            [[scenario]]
+            name = "loop"
+            clauses = ["security.injection"]
+            each = { field = ["refresh_token"], value = ["v"] }
+            [[scenario.step]]
+            find = { user_name = "u", refresh_token = "rt", "{field}" = "{value}" }
+            expect = "none"
+        "#;
+        let s = &crate::parse("x.toml", text).unwrap()[0];
+        match &s.steps[0].op {
+            Step::Find { probe, .. } => {
+                assert_eq!(
+                    probe.get("refresh_token"),
+                    Some(&ValueSpec::Text("v".into()))
+                );
+                assert_eq!(probe.len(), 2);
             }
             other => panic!("{other:?}"),
         }
