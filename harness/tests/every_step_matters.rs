@@ -32,7 +32,7 @@ struct OneWrongCall {
 
 #[derive(Clone)]
 enum Write {
-    Save(Token),
+    Save(Box<Token>),
     Delete(String),
     DeleteAll,
 }
@@ -144,7 +144,7 @@ impl TokenStore for OneWrongCall {
     }
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
-        self.write(Write::Save(token.clone())).await
+        self.write(Write::Save(Box::new(token.clone()))).await
     }
 
     async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
