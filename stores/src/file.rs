@@ -43,8 +43,8 @@ pub struct FileStore {
 #[cfg_attr(not(feature = "cli"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flaw {
-    /// Every write truncates the token file and writes it again in place: see
-    /// [`FileStore::rewrite_in_place`].
+    /// Every write truncates the token file and writes it again in place, a line at a
+    /// time and unsynced, as the SDK's FileStore does.
     RewritesInPlace,
     /// Locks out its own threads only, not the other instances: no file lock.
     LocksOnlyItsThreads,
