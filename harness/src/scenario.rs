@@ -466,7 +466,7 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
         let checked = self
             .check_result(got, error, op)
             .map_err(|m| if miss_error { m.breaking(miss) } else { m });
-        let Some(found) = checked? else {
+        let Some(mut found) = checked? else {
             return Ok(());
         };
         no_empty_values(found.iter())?;
@@ -475,15 +475,15 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             Some(Expect::Nothing) => None,
             Some(Expect::Token(spec)) => Some(self.resolve(spec)?),
         };
-        let mut found = found;
         // A value over a declared limit was refused when it was saved (and that was
         // checked): the row keeps what it held, which the step cannot name. Every
         // other field is still compared.
-        for field in want
-            .as_ref()
-            .map(|w| self.over_limit(w))
-            .unwrap_or_default()
-        {
+        let over: Vec<Field> = want
+            .iter()
+            .flat_map(|w| self.limits.exceeded(w))
+            .map(|(f, ..)| f)
+            .collect();
+        for field in over {
             for token in want.iter_mut().chain(found.iter_mut()) {
                 token.set(field, None);
             }
@@ -495,15 +495,6 @@ impl<S: TokenStore + ?Sized> Run<'_, S> {
             ));
         }
         Ok(())
-    }
-
-    /// The fields of `token` whose value is over the store's declared limit.
-    fn over_limit(&self, token: &Token) -> Vec<Field> {
-        token
-            .fields()
-            .filter(|(f, v)| self.limits.get(*f).is_some_and(|l| v.chars().count() > l))
-            .map(|(f, _)| f)
-            .collect()
     }
 
     fn check_rows(

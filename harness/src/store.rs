@@ -228,21 +228,29 @@ impl Limits {
         self.0[field.index()]
     }
 
-    /// Rejects a token with a value over its field's limit (lengths in characters).
+    /// The fields of `token` whose value is over their limit, each with the limit and
+    /// the value's length (lengths in characters).
+    pub fn exceeded<'t>(
+        &'t self,
+        token: &'t Token,
+    ) -> impl Iterator<Item = (Field, usize, usize)> + 't {
+        token.fields().filter_map(|(field, value)| {
+            let limit = self.get(field)?;
+            let actual = value.chars().count();
+            (actual > limit).then_some((field, limit, actual))
+        })
+    }
+
+    /// Rejects a token with a value over its field's limit.
     pub fn check(&self, token: &Token) -> Result<(), StoreError> {
-        for (field, value) in token.fields() {
-            if let Some(limit) = self.get(field) {
-                let actual = value.chars().count();
-                if actual > limit {
-                    return Err(StoreError::LimitExceeded {
-                        field,
-                        limit,
-                        actual,
-                    });
-                }
-            }
+        match self.exceeded(token).next() {
+            Some((field, limit, actual)) => Err(StoreError::LimitExceeded {
+                field,
+                limit,
+                actual,
+            }),
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 

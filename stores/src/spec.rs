@@ -260,7 +260,7 @@ pub fn file_factory(parent: PathBuf, writer: Option<PathBuf>) -> Factory {
 }
 
 /// Fixtures for a store kept in one file: a second instance opens the same file, and
-/// the crash writer is `<writer> crash-writer --sqlite|--file <file>`.
+/// the crash writer is `<writer> crash-writer` with the target's arguments.
 pub(crate) fn file_backed<S: TokenStore + 'static>(
     parent: PathBuf,
     writer: Option<PathBuf>,
