@@ -3,7 +3,7 @@
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{
@@ -45,6 +45,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// may open the same file.
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// Saves waiting for the connection. Whoever takes it next writes them all in one
+    /// transaction (group commit): concurrent saves share one flush, and each is still
+    /// acknowledged only once it is on disk. Locked after `conn`, or alone.
+    waiting: Mutex<Vec<Arc<Pending>>>,
     sql: Statements,
     /// The database file; `None` in memory.
     path: Option<PathBuf>,
@@ -132,6 +136,7 @@ impl SqliteStore {
             .map_err(|e| backend("create the schema", e))?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
+            waiting: Mutex::new(Vec::new()),
             sql: Statements::new(TABLE, Marks::Question),
             path,
             _dir: dir,
@@ -142,6 +147,58 @@ impl SqliteStore {
     // panics while holding it; a poisoned lock still guards a consistent database.
     fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn waiting(&self) -> MutexGuard<'_, Vec<Arc<Pending>>> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes every waiting save in one transaction, each under a savepoint of its own
+    /// so that one refused save leaves the others, and hands each its outcome.
+    fn write_waiting(&self, conn: &mut Connection) {
+        // IMMEDIATE takes the write lock first, so the lookups and the writes cannot be
+        // split by another connection's save.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate);
+        // Taken once the write lock is held: the saves that arrived while another
+        // instance held it go in too.
+        let batch = std::mem::take(&mut *self.waiting());
+        let written = tx
+            .map_err(|e| backend("begin a transaction", e))
+            .and_then(|mut tx| {
+                let outcomes: Vec<_> = batch
+                    .iter()
+                    .map(|p| self.save_alone(&mut tx, &p.token))
+                    .collect();
+                tx.commit().map_err(|e| backend("commit", e))?;
+                Ok(outcomes)
+            });
+        match written {
+            Ok(outcomes) => {
+                for (p, outcome) in batch.iter().zip(outcomes) {
+                    p.finish(outcome);
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was written: every save fails alike.
+                let message = e.to_string();
+                for p in &batch {
+                    p.finish(Err(StoreError::Backend {
+                        message: message.clone(),
+                        source: None,
+                    }));
+                }
+            }
+        }
+    }
+
+    /// One save of a batch: undone alone when it fails.
+    fn save_alone(&self, tx: &mut Transaction<'_>, token: &Token) -> Result<String, StoreError> {
+        let sp = tx
+            .savepoint()
+            .map_err(|e| backend("begin a savepoint", e))?;
+        let id = self.save(&sp, token)?;
+        sp.commit().map_err(|e| backend("release a savepoint", e))?;
+        Ok(id)
     }
 
     fn find_by(
@@ -173,7 +230,7 @@ impl SqliteStore {
         Ok(None)
     }
 
-    fn save(&self, tx: &Transaction<'_>, token: &Token) -> Result<String, StoreError> {
+    fn save(&self, tx: &Connection, token: &Token) -> Result<String, StoreError> {
         if let Some(row) = self.target(tx, token)? {
             let id = row.id().unwrap_or_default().to_owned();
             if let Some((update, values)) = sql::update_of(TABLE, token, &id, Marks::Question) {
@@ -198,7 +255,7 @@ impl SqliteStore {
     }
 
     /// The next id from the sequence, skipping ids that callers chose themselves.
-    fn next_id(&self, tx: &Transaction<'_>) -> Result<String, StoreError> {
+    fn next_id(&self, tx: &Connection) -> Result<String, StoreError> {
         loop {
             let n: i64 = tx
                 .prepare_cached(
@@ -211,6 +268,32 @@ impl SqliteStore {
                 return Ok(id);
             }
         }
+    }
+}
+
+/// A save waiting in [`SqliteStore::waiting`], and its outcome once written.
+struct Pending {
+    token: Token,
+    outcome: Mutex<Option<Result<String, StoreError>>>,
+}
+
+impl Pending {
+    fn new(token: &Token) -> Self {
+        Pending {
+            token: token.clone(),
+            outcome: Mutex::new(None),
+        }
+    }
+
+    fn finish(&self, outcome: Result<String, StoreError>) {
+        *self.outcome.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+    }
+
+    fn take(&self) -> Option<Result<String, StoreError>> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 }
 
@@ -276,15 +359,20 @@ impl TokenStore for SqliteStore {
 
     async fn save_token(&self, token: &Token) -> Result<String, StoreError> {
         self.capabilities().limits.check(token)?;
+        let mine = Arc::new(Pending::new(token));
+        self.waiting().push(mine.clone());
         let mut conn = self.conn();
-        // IMMEDIATE takes the write lock first, so the lookup and the write cannot be
-        // split by another connection's save.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| backend("begin a transaction", e))?;
-        let id = self.save(&tx, token)?;
-        tx.commit().map_err(|e| backend("commit", e))?;
-        Ok(id)
+        // The save that held the connection before may have written this one too.
+        if let Some(outcome) = mine.take() {
+            return outcome;
+        }
+        self.write_waiting(&mut conn);
+        mine.take().unwrap_or_else(|| {
+            Err(StoreError::backend(
+                "sqlite: a save was not written",
+                "lost from its batch",
+            ))
+        })
     }
 
     async fn delete_token(&self, id: &str) -> Result<(), StoreError> {
@@ -316,5 +404,50 @@ impl TokenStore for SqliteStore {
     async fn find_token_by_id(&self, id: &str) -> Result<Option<Token>, StoreError> {
         require_id(id)?;
         self.find_by(&self.conn(), Field::Id, id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(user: &str, refresh: &str) -> Token {
+        Token::new()
+            .with(Field::UserName, user)
+            .with(Field::RefreshToken, refresh)
+    }
+
+    /// Saves queued together are written in one transaction: a refused one is undone
+    /// alone (the id it drew too, so the next save gets it), and every save gets its
+    /// own outcome.
+    #[tokio::test]
+    async fn a_refused_save_in_a_batch_leaves_the_others_written() {
+        let store = SqliteStore::in_memory().expect("open");
+        store
+            .save_token(&token("alice", "rt-a"))
+            .await
+            .expect("alice");
+        store.save_token(&token("bob", "rt-b")).await.expect("bob");
+        let batch: Vec<_> = [token("dave", "rt-a"), token("carol", "rt-c")]
+            .iter()
+            .map(|t| Arc::new(Pending::new(t)))
+            .collect();
+        store.waiting().extend(batch.iter().cloned());
+        store.write_waiting(&mut store.conn());
+        assert!(matches!(
+            batch[0].take(),
+            Some(Err(StoreError::Conflict {
+                field: Field::RefreshToken
+            }))
+        ));
+        assert_eq!(batch[1].take().and_then(Result::ok).as_deref(), Some("3"));
+        assert!(store.waiting().is_empty());
+        let bob = store.find_token(&token("bob", "")).await.expect("find");
+        assert_eq!(
+            bob.and_then(|t| t.get(Field::RefreshToken).map(str::to_owned))
+                .as_deref(),
+            Some("rt-b")
+        );
+        assert_eq!(store.get_tokens().await.expect("list").len(), 3);
     }
 }
