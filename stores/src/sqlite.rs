@@ -179,8 +179,14 @@ impl SqliteStore {
                 }
             }
             Err(e) => {
-                // Nothing of the batch was written: every save fails alike.
-                let message = e.to_string();
+                // Nothing of the batch was written: every save fails alike. The driver's
+                // text for a failed begin or commit (busy, I/O, disk full) holds no value.
+                let message = match (&e, std::error::Error::source(&e)) {
+                    (StoreError::Backend { message, .. }, Some(source)) => {
+                        format!("{message}: {source}")
+                    }
+                    _ => e.to_string(),
+                };
                 for p in &batch {
                     p.finish(Err(StoreError::Backend {
                         message: message.clone(),
