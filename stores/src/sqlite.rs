@@ -162,14 +162,16 @@ impl SqliteStore {
         // Taken once the write lock is held: the saves that arrived while another
         // instance held it go in too.
         let batch = std::mem::take(&mut *self.waiting());
+        // A failed begin or commit fails the whole batch alike; the driver's text for
+        // it (busy, I/O, disk full) holds no value.
         let written = tx
-            .map_err(|e| backend("begin a transaction", e))
+            .map_err(|e| format!("sqlite: begin a transaction: {e}"))
             .and_then(|mut tx| {
                 let outcomes: Vec<_> = batch
                     .iter()
                     .map(|p| self.save_alone(&mut tx, &p.token))
                     .collect();
-                tx.commit().map_err(|e| backend("commit", e))?;
+                tx.commit().map_err(|e| format!("sqlite: commit: {e}"))?;
                 Ok(outcomes)
             });
         match written {
@@ -178,15 +180,7 @@ impl SqliteStore {
                     p.finish(outcome);
                 }
             }
-            Err(e) => {
-                // Nothing of the batch was written: every save fails alike. The driver's
-                // text for a failed begin or commit (busy, I/O, disk full) holds no value.
-                let message = match (&e, std::error::Error::source(&e)) {
-                    (StoreError::Backend { message, .. }, Some(source)) => {
-                        format!("{message}: {source}")
-                    }
-                    _ => e.to_string(),
-                };
+            Err(message) => {
                 for p in &batch {
                     p.finish(Err(StoreError::Backend {
                         message: message.clone(),
