@@ -83,9 +83,9 @@ impl Suite {
 
     /// Runs every case, each on fresh fixtures from `factory`, and groups the results
     /// by clause. `location` is shown in reports and must hold no password. Cases are
-    /// independent, so they run side by side (four at a time, beside a lane of racing
-    /// checks); the report lists them in suite order whatever order they finish in, so a
-    /// seed gives the same report.
+    /// independent, so they run side by side (four at a time, after the racing checks,
+    /// which run alone); the report lists them in suite order whatever order they
+    /// finish in, so a seed gives the same report.
     pub async fn run(
         &self,
         name: &str,
@@ -127,7 +127,7 @@ impl Suite {
     }
 }
 
-/// How many cases run at once beside the racing checks. Each case has its own fresh
+/// How many cases run at once after the racing checks. Each case has its own fresh
 /// store, so they cannot disturb each other's verdicts; a store that waits on its
 /// disk or its server (fsync, a round trip) gains even beyond the core count.
 const LANES: usize = 4;
@@ -144,21 +144,21 @@ struct Job {
 }
 
 impl Job {
-    /// The racing checks one at a time, each with all its threads racing its own
-    /// calls (two at once would race each other instead); beside them, the other
-    /// cases side by side.
+    /// The racing checks first, one at a time and alone, each with the cores to
+    /// itself (two at once would race each other, and other cases beside them would
+    /// keep their threads from starting together); then the other cases side by side.
+    /// Measured on 2 cores (BENCHMARKS.md): beside the other cases, the racing threads
+    /// spent half the run's CPU spinning for each other, and SQLite's
+    /// `concurrency.distinct` needed 440–500 rounds to race 128 of them, against
+    /// 144–156 alone.
     async fn run_all(self, cases: Vec<(usize, Case)>) {
         let (racing, others): (Vec<_>, Vec<_>) = cases
             .into_iter()
             .partition(|(_, case)| case.is_concurrency());
-        let job = self.clone();
-        let racing = tokio::spawn(async move {
-            for (at, case) in racing {
-                job.report(at, &case).await;
-            }
-        });
+        for (at, case) in racing {
+            self.report(at, &case).await;
+        }
         self.side_by_side(others).await;
-        let _ = racing.await;
     }
 
     /// Runs the case and sends its report, with its place in the suite.
