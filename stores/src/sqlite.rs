@@ -70,18 +70,24 @@ impl SqliteStore {
     /// Opens (or creates, readable by its owner only) the database file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
-        create_private(&path)?;
+        let new = create_private(&path)?;
         let conn = Connection::open(&path).map_err(|e| backend("open the database file", e))?;
-        // WAL: readers never block the writer. FULL: a save is on disk when it returns.
+        // A new file holds nothing to lose until its first save, whose commit flushes the
+        // log, schema included: so it becomes a WAL database and gets its schema at
+        // NORMAL, two flushes of nine fewer (BENCHMARKS.md). A file that exists may hold
+        // tokens in rollback mode, so its switch to WAL keeps FULL.
+        set_synchronous(&conn, if new { "NORMAL" } else { "FULL" })?;
+        // WAL: readers never block the writer.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
             .map_err(|e| backend("switch to WAL mode", e))?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(|e| backend("set synchronous mode", e))?;
         // 32 MiB of page cache (the default is 2 MiB), used only as the file grows: keeps
         // lookups in a 100 000-token store from going to the file (BENCHMARKS.md).
         conn.pragma_update(None, "cache_size", -32768)
             .map_err(|e| backend("set the cache size", e))?;
-        Self::init(conn, Some(path), None)
+        let store = Self::init(conn, Some(path), None)?;
+        // FULL: a save is on disk when it returns.
+        set_synchronous(&store.conn(), "FULL")?;
+        Ok(store)
     }
 
     /// A private database in memory, gone when the store is dropped.
@@ -297,18 +303,23 @@ impl Pending {
     }
 }
 
-/// Creates the file with mode 0600 if it does not exist yet; SQLite gives its
-/// `-wal` and `-shm` files the same mode.
-fn create_private(path: &Path) -> Result<(), StoreError> {
+/// Creates the file with mode 0600 if it does not exist yet (true when this call made
+/// it); SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private(path: &Path) -> Result<bool, StoreError> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(StoreError::backend("create the database file", e)),
     }
+}
+
+fn set_synchronous(conn: &Connection, mode: &str) -> Result<(), StoreError> {
+    conn.pragma_update(None, "synchronous", mode)
+        .map_err(|e| backend("set synchronous mode", e))
 }
 
 fn row_to_token(row: &rusqlite::Row<'_>) -> rusqlite::Result<Token> {
@@ -449,5 +460,23 @@ mod tests {
             Some("rt-b")
         );
         assert_eq!(store.get_tokens().await.expect("list").len(), 3);
+    }
+
+    /// A new file is made at NORMAL; every save, on a new file or one that existed,
+    /// runs at FULL (2): acknowledged only once it is on disk.
+    #[test]
+    fn saves_are_flushed_whether_the_file_is_new_or_not() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("t.db");
+        let mode = |store: &SqliteStore| -> i64 {
+            store
+                .conn()
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .expect("synchronous")
+        };
+        let new = SqliteStore::open(&path).expect("creates");
+        assert_eq!(mode(&new), 2);
+        let existing = SqliteStore::open(&path).expect("opens again");
+        assert_eq!(mode(&existing), 2);
     }
 }
