@@ -421,14 +421,22 @@ pub fn redis_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
 /// to a pool after each check and serves the next one, so a run starts as many
 /// processes as it runs checks at once; another is started anew for each check. A
 /// second instance (multi-instance, reopen) and the crash writer are new processes on
-/// the same words and directory.
+/// the same words and directory. At most [`ADAPTER_PROCESSES`] checks have a store at
+/// once; the others wait for one.
 pub fn adapter_factory(command: Vec<String>) -> Factory {
     let idle: Arc<std::sync::Mutex<Vec<AdapterStore>>> = Arc::default();
     let command = Arc::new(command);
     let made = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let processes = Arc::new(tokio::sync::Semaphore::new(ADAPTER_PROCESSES));
     fixtures(move || {
         let (idle, command, made) = (idle.clone(), command.clone(), made.clone());
+        let processes = processes.clone();
         async move {
+            // Held until the teardown, which runs (or is dropped) with the fixture.
+            let turn = processes
+                .acquire_owned()
+                .await
+                .map_err(|e| StoreError::backend("wait for an adapter process", e))?;
             let dir = tempfile::Builder::new()
                 .prefix("tokenstore-adapter-")
                 .tempdir()
@@ -465,11 +473,17 @@ pub fn adapter_factory(command: Vec<String>) -> Factory {
                 if let Some(store) = reusable {
                     idle.lock().unwrap_or_else(|p| p.into_inner()).push(store);
                 }
-                drop(dir)
+                drop((dir, turn))
             }))
         }
     })
 }
+
+/// How many adapter processes serve checks at once. Each is an interpreter (the
+/// Python shim with the SDK imported costs 0.6 s of CPU to start) whose calls take
+/// turns on its lock, so on 2 cores more than four made a run slower, not faster
+/// (the DictStore's check: 5.0–6.0 s with eight, 3.7–4.0 s with four; BENCHMARKS.md).
+const ADAPTER_PROCESSES: usize = 4;
 
 /// A fresh adapter store for one check: from an idle process of the pool when there
 /// is one, else from a new process. A fresh store that is not empty is a setup error:
