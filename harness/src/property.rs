@@ -372,7 +372,14 @@ async fn run_case(factory: &Factory, limits: Limits, ops: &[Op]) -> Result<(), T
     outcome
 }
 
-/// Runs `cases` random sequences from `seed`; on a mismatch, the minimal sequence.
+/// The random sequences run in this many shards side by side, each from a seed drawn
+/// from the run's and each on fresh stores of its own: a sequence on a store that
+/// flushes to disk mostly waits (SQLite: 128 sequences took 1.2 s one after another,
+/// the longest case of its check; BENCHMARKS.md).
+const SHARDS: u32 = 4;
+
+/// Runs `cases` random sequences from `seed`; on a mismatch, the minimal sequence. The
+/// first shard (in order) that fails is reported, so a seed gives the same report.
 pub async fn sequences(
     factory: Factory,
     limits: Limits,
@@ -380,8 +387,46 @@ pub async fn sequences(
     seed: u64,
     store: String,
 ) -> Result<(), Failure> {
+    let mut seeds = crate::random::seeded(seed);
+    let shards: Vec<_> = (0..SHARDS)
+        .map(|i| {
+            let share = cases / SHARDS + u32::from(i < cases % SHARDS);
+            tokio::task::spawn_blocking(shard(factory.clone(), limits, share, seeds.next_u64()))
+        })
+        .collect();
+    // Every shard ends before the check does, whatever the others did.
+    let mut outcomes = Vec::new();
+    for joined in shards {
+        outcomes.push(joined.await);
+    }
+    for outcome in outcomes {
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err((why, ops))) => {
+                return Err(shrunk_failure(&why, &ops, limits, seed, &store).await);
+            }
+            Err(e) => {
+                return Err(Failure::new(
+                    vec!["run the random sequences".to_owned()],
+                    "no panic",
+                    e.to_string(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One shard: `cases` sequences from `seed`, run with proptest on a blocking thread;
+/// a mismatch comes back shrunk, with why.
+fn shard(
+    factory: Factory,
+    limits: Limits,
+    cases: u32,
+    seed: u64,
+) -> impl FnOnce() -> Result<(), (String, Vec<Op>)> {
     let handle = tokio::runtime::Handle::current();
-    let outcome = tokio::task::spawn_blocking(move || {
+    move || {
         let config = Config {
             cases,
             failure_persistence: None,
@@ -398,16 +443,6 @@ pub async fn sequences(
             Err(TestError::Fail(why, ops)) => Err((why.to_string(), ops)),
             Err(TestError::Abort(why)) => Err((format!("aborted: {why}"), Vec::new())),
         }
-    })
-    .await;
-    match outcome {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err((why, ops))) => Err(shrunk_failure(&why, &ops, limits, seed, &store).await),
-        Err(e) => Err(Failure::new(
-            vec!["run the random sequences".to_owned()],
-            "no panic",
-            e.to_string(),
-        )),
     }
 }
 
