@@ -421,7 +421,7 @@ pub fn redis_factory(url: SecretString, writer: Option<PathBuf>) -> Factory {
 /// to a pool after each check and serves the next one, so a run starts as many
 /// processes as it runs checks at once; another is started anew for each check. A
 /// second instance (multi-instance, reopen) and the crash writer are new processes on
-/// the same words and directory. At most [`ADAPTER_PROCESSES`] checks have a store at
+/// the same words and directory. At most four checks (`ADAPTER_PROCESSES`) have a store at
 /// once; the others wait for one.
 pub fn adapter_factory(command: Vec<String>) -> Factory {
     let idle: Arc<std::sync::Mutex<Vec<AdapterStore>>> = Arc::default();
