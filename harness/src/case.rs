@@ -3,7 +3,7 @@
 
 use tokenstore_scenarios::Scenario;
 
-use crate::fixture::{Factory, Fixture, SetupError, SharedStore};
+use crate::fixture::{BoxFuture, Factory, Fixture, Reopen, SetupError, SharedStore, Writer};
 use crate::report::Failure;
 use crate::store::{Capabilities, TokenStore};
 use crate::{concurrency, durability, property, scenario};
@@ -214,12 +214,27 @@ impl Case {
             writer,
             teardown,
         } = factory().await?;
+        let mut teardowns: Vec<_> = teardown.into_iter().collect();
+        // The crash test's other chains of kills run on fresh stores of their own.
+        let mut chains = vec![(writer, reopen.clone())];
+        if let Case::Builtin(Builtin::Crash) = self {
+            for _ in 1..durability::CHAINS {
+                match factory().await {
+                    Ok(more) => {
+                        teardowns.extend(more.teardown);
+                        chains.push((more.writer, more.reopen));
+                    }
+                    Err(e) => {
+                        finish(teardowns).await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
         // On its own task, so that a store that panics fails this case (and the
         // teardown still runs) instead of ending the run.
         if self.is_concurrency() && !store.capabilities().thread_safe {
-            if let Some(teardown) = teardown {
-                teardown.await;
-            }
+            finish(teardowns).await;
             return Ok(Err(not_shareable()));
         }
         let case = self.clone();
@@ -242,20 +257,41 @@ impl Case {
                 (Case::Builtin(Builtin::Reopen), Some(reopen)) => {
                     durability::reopen(store, &reopen).await
                 }
-                (Case::Builtin(Builtin::Crash), Some(reopen)) => match writer {
-                    Some(writer) => durability::crash(store, &writer, &reopen, settings.seed).await,
-                    None => Err(unverifiable(NO_WRITER)),
-                },
+                (Case::Builtin(Builtin::Crash), Some(_)) => {
+                    drop(store);
+                    match crash_chains(chains) {
+                        Ok(chains) => durability::crash(chains, settings.seed).await,
+                        Err(why) => Err(unverifiable(why)),
+                    }
+                }
                 _ => Err(unverifiable(NO_REOPEN)),
             }
         })
         .await
         .unwrap_or_else(|join| Err(panicked(join, &trace)));
-        if let Some(teardown) = teardown {
-            teardown.await;
-        }
+        finish(teardowns).await;
         Ok(outcome)
     }
+}
+
+async fn finish(teardowns: Vec<BoxFuture<'static, ()>>) {
+    for teardown in teardowns {
+        teardown.await;
+    }
+}
+
+/// Each fixture's writer and reopen, or why the crash test cannot run.
+fn crash_chains(
+    fixtures: Vec<(Option<Writer>, Option<Reopen>)>,
+) -> Result<Vec<durability::Chain>, &'static str> {
+    fixtures
+        .into_iter()
+        .map(|(writer, reopen)| match (writer, reopen) {
+            (Some(writer), Some(reopen)) => Ok(durability::Chain { writer, reopen }),
+            (None, _) => Err(NO_WRITER),
+            (_, None) => Err(NO_REOPEN),
+        })
+        .collect()
 }
 
 async fn multi_instance(stores: [SharedStore; 2]) -> Result<(), Failure> {

@@ -145,7 +145,7 @@ where
 /// A writer is killed between these two times after its first acknowledged save,
 /// spread evenly over the scale between them (log-uniform): a kill soon after a writer
 /// opened the store is as likely as a late one, and the 20 kills wait 0.85 s on
-/// average (1.8 s with the 30–150 ms, uniform, of before).
+/// average in all (1.8 s with the 30–150 ms, uniform, of before), half in each chain.
 const KILL_AFTER: (Duration, Duration) = (Duration::from_millis(5), Duration::from_millis(150));
 
 fn kill_moment(rng: &mut crate::random::TestRng) -> Duration {
@@ -163,43 +163,90 @@ const SAVES_PER_WRITER: u64 = 1_000_000;
 /// importing an SDK) overlaps the writing of those before them.
 const STARTED_AHEAD: usize = 3;
 
+/// The kills run in this many chains side by side, each on a fresh store of its own:
+/// a kill mostly waits (for its moment, for the disk), so two chains take about half
+/// the time of one (SQLite: 1.1 s for twenty kills in one chain; BENCHMARKS.md).
+pub const CHAINS: usize = 2;
+
+/// One chain of the crash test: how to start writers on a fresh store's data, and how
+/// to open that data again afterwards.
+pub struct Chain {
+    /// Starts the writers the chain kills.
+    pub writer: Writer,
+    /// Opens the store on the same data once the last writer is dead.
+    pub reopen: Reopen,
+}
+
 /// Starts a writer, kills it with SIGKILL at a pseudo-random moment, and collects the
-/// saves it acknowledged, 20 times over, one writer at a time; then opens the store
-/// and checks that every acknowledged token is present and intact.
-pub async fn crash(
-    store: SharedStore,
-    writer: &Writer,
-    reopen: &Reopen,
-    seed: u64,
-) -> Result<(), Failure> {
-    drop(store);
-    let mut steps = Vec::new();
-    let mut acked: BTreeMap<u64, String> = BTreeMap::new();
-    // The kill moments follow the run's seed.
+/// saves it acknowledged, 20 times over in all, one writer at a time in each chain;
+/// then opens each chain's store and checks that every token acknowledged there is
+/// present and intact. The moments follow the run's seed, drawn in order and dealt
+/// to the chains in turn; the first failing chain, in order, is reported, so a seed
+/// gives the same report.
+pub async fn crash(chains: Vec<Chain>, seed: u64) -> Result<(), Failure> {
     let mut rng = crate::random::seeded(seed);
+    let moments: Vec<Duration> = (0..KILLS).map(|_| kill_moment(&mut rng)).collect();
+    let count = chains.len();
+    let running: Vec<_> = chains
+        .into_iter()
+        .enumerate()
+        .map(|(c, chain)| {
+            let rounds = (c..KILLS).step_by(count).map(|r| (r, moments[r])).collect();
+            tokio::spawn(run_chain(
+                chain,
+                rounds,
+                format!("store {} of {count}", c + 1),
+            ))
+        })
+        .collect();
+    // Every chain ends (its writers killed) before the check does.
+    let mut outcomes = Vec::new();
+    for joined in running {
+        outcomes.push(joined.await);
+    }
+    for outcome in outcomes {
+        outcome
+            .map_err(|e| failure(vec!["run the crash test".into()], "no panic", e.to_string()))??;
+    }
+    Ok(())
+}
+
+/// One chain: a writer killed at each of `rounds` (its number, its moment), then the
+/// store opened and checked against what the writers acknowledged.
+async fn run_chain(
+    chain: Chain,
+    rounds: Vec<(usize, Duration)>,
+    name: String,
+) -> Result<(), Failure> {
+    let mut steps = vec![format!("on a fresh store ({name})")];
+    let mut acked: BTreeMap<u64, String> = BTreeMap::new();
     let started = Instant::now();
     let runs = |e: String, steps: &Vec<String>| failure(steps.clone(), "the writer runs", e);
-    let mut writers = Writers::new(writer).await.map_err(|e| runs(e, &steps))?;
-    for round in 0..KILLS {
-        let after = kill_moment(&mut rng);
+    let froms = rounds.iter().map(|(r, _)| from(*r)).collect();
+    let mut writers = Writers::new(&chain.writer, froms)
+        .await
+        .map_err(|e| runs(e, &steps))?;
+    for (done, (round, after)) in rounds.iter().enumerate() {
         let acks = writers
-            .run(round, after)
+            .run(from(*round), *after)
             .await
             .map_err(|e| runs(e, &steps))?;
         steps.push(format!(
             "writer from save {}, killed after {after:?}: {} saves acknowledged",
-            round as u64 * SAVES_PER_WRITER,
+            from(*round),
             acks.len()
         ));
         acked.extend(acks);
-        if started.elapsed() > Duration::from_secs(1) && round % 5 == 4 {
+        if started.elapsed() > Duration::from_secs(1) && done % 5 == 4 {
             tracing::info!(
-                "durability.crash: {} of {KILLS} kills, {} saves acknowledged",
-                round + 1,
+                "durability.crash, {name}: {} of {} kills, {} saves acknowledged",
+                done + 1,
+                rounds.len(),
                 acked.len()
             );
         }
     }
+    drop(writers);
     if acked.is_empty() {
         return Err(failure(
             steps,
@@ -208,7 +255,7 @@ pub async fn crash(
         ));
     }
     steps.push("open the store".to_owned());
-    let again = reopen()
+    let again = (chain.reopen)()
         .await
         .map_err(|e| failure(steps.clone(), "the store opens cleanly", e.to_string()))?;
     let rows = again.get_tokens().await.map_err(|e| {
@@ -232,6 +279,11 @@ pub async fn crash(
             false => f,
         }
     })
+}
+
+/// The first save of the writer killed at kill number `round`.
+fn from(round: usize) -> u64 {
+    round as u64 * SAVES_PER_WRITER
 }
 
 /// Every row is one of the writer's tokens, whole; for every user, the row is at least
@@ -278,6 +330,8 @@ enum Writers<'a> {
     /// A process per writer, started ahead of its turn.
     Spawned {
         writer: &'a (dyn Fn(u64) -> std::process::Command + Send + Sync),
+        /// The first saves of the writers not started yet, in their order.
+        pending: VecDeque<u64>,
         ready: VecDeque<WriterProcess>,
     },
     /// Forked by a crash server at their turn. An `Option` only to lend the server
@@ -286,10 +340,12 @@ enum Writers<'a> {
 }
 
 impl<'a> Writers<'a> {
-    async fn new(writer: &'a Writer) -> Result<Self, String> {
+    /// The writers that will start from `froms`, in that order.
+    async fn new(writer: &'a Writer, froms: VecDeque<u64>) -> Result<Self, String> {
         Ok(match writer {
             Writer::Command(writer) => Writers::Spawned {
                 writer: writer.as_ref(),
+                pending: froms,
                 ready: VecDeque::new(),
             },
             Writer::ForkServer(server) => {
@@ -302,19 +358,20 @@ impl<'a> Writers<'a> {
         })
     }
 
-    /// Runs writer number `round` until `after` past its first output, kills it with
-    /// SIGKILL, and returns the saves it acknowledged.
-    async fn run(
-        &mut self,
-        round: usize,
-        after: Duration,
-    ) -> Result<BTreeMap<u64, String>, String> {
-        let from = |round: usize| round as u64 * SAVES_PER_WRITER;
+    /// Runs the next writer, which starts from save `from`, until `after` past its
+    /// first output, kills it with SIGKILL, and returns the saves it acknowledged.
+    async fn run(&mut self, from: u64, after: Duration) -> Result<BTreeMap<u64, String>, String> {
         match self {
-            Writers::Spawned { writer, ready } => {
+            Writers::Spawned {
+                writer,
+                pending,
+                ready,
+            } => {
                 // Writers start ahead of their turn; each waits for its go.
-                while ready.len() <= STARTED_AHEAD && round + ready.len() < KILLS {
-                    ready.push_back(WriterProcess::start(writer(from(round + ready.len())))?);
+                while ready.len() <= STARTED_AHEAD
+                    && let Some(next) = pending.pop_front()
+                {
+                    ready.push_back(WriterProcess::start(writer(next))?);
                 }
                 let current = ready.pop_front().ok_or("no writer was started")?;
                 current.go()?;
@@ -325,7 +382,7 @@ impl<'a> Writers<'a> {
             Writers::Forked(slot) => {
                 let mut server = slot.take().ok_or("the crash server was lost")?;
                 let (server, acks) = tokio::task::spawn_blocking(move || {
-                    let acks = server.run(from(round), after);
+                    let acks = server.run(from, after);
                     (server, acks)
                 })
                 .await
