@@ -428,6 +428,16 @@ impl MutantStore {
         if self.bug == Bug::UpdateThenInsertRace {
             tokio::task::yield_now().await;
         }
+        // The new row is built outside the lock, as a store builds its INSERT between
+        // its check and its write.
+        let plan = match plan {
+            SavePlan::Insert(checked) => SavePlan::Insert(
+                checked
+                    .fields()
+                    .fold(Token::new(), |row, (f, v)| row.with(f, v)),
+            ),
+            update => update,
+        };
         let mut rows = self.list.rows();
         match plan {
             SavePlan::Update { at, row } if at >= rows.rows.len() => {
