@@ -257,7 +257,8 @@ impl Case {
                 (Case::Builtin(Builtin::Reopen), Some(reopen)) => {
                     durability::reopen(store, &reopen).await
                 }
-                (Case::Builtin(Builtin::Crash), Some(_)) => {
+                // Each chain's reopen and writer are checked with the others.
+                (Case::Builtin(Builtin::Crash), _) => {
                     drop(store);
                     match crash_chains(chains) {
                         Ok(chains) => durability::crash(chains, settings.seed).await,

@@ -199,14 +199,9 @@ pub async fn crash(chains: Vec<Chain>, seed: u64) -> Result<(), Failure> {
             ))
         })
         .collect();
-    // Every chain ends (its writers killed) before the check does.
-    let mut outcomes = Vec::new();
-    for joined in running {
-        outcomes.push(joined.await);
-    }
-    for outcome in outcomes {
-        outcome
-            .map_err(|e| failure(vec!["run the crash test".into()], "no panic", e.to_string()))??;
+    // Every chain's writers are killed before the check ends.
+    for outcome in crate::runner::join_in_order(running, "run the crash test").await {
+        outcome??;
     }
     Ok(())
 }
@@ -227,10 +222,7 @@ async fn run_chain(
         .await
         .map_err(|e| runs(e, &steps))?;
     for (done, (round, after)) in rounds.iter().enumerate() {
-        let acks = writers
-            .run(from(*round), *after)
-            .await
-            .map_err(|e| runs(e, &steps))?;
+        let acks = writers.run(*after).await.map_err(|e| runs(e, &steps))?;
         steps.push(format!(
             "writer from save {}, killed after {after:?}: {} saves acknowledged",
             from(*round),
@@ -325,13 +317,18 @@ fn check_crash_rows(
     Ok(())
 }
 
-/// The writers of one crash test, started as the fixture says.
-enum Writers<'a> {
+/// The writers of one chain, started as the fixture says, each from its first save.
+struct Writers<'a> {
+    /// The first saves of the writers not started yet, in their order.
+    pending: VecDeque<u64>,
+    how: Start<'a>,
+}
+
+/// How a chain's writers start.
+enum Start<'a> {
     /// A process per writer, started ahead of its turn.
     Spawned {
         writer: &'a (dyn Fn(u64) -> std::process::Command + Send + Sync),
-        /// The first saves of the writers not started yet, in their order.
-        pending: VecDeque<u64>,
         ready: VecDeque<WriterProcess>,
     },
     /// Forked by a crash server at their turn. An `Option` only to lend the server
@@ -342,10 +339,9 @@ enum Writers<'a> {
 impl<'a> Writers<'a> {
     /// The writers that will start from `froms`, in that order.
     async fn new(writer: &'a Writer, froms: VecDeque<u64>) -> Result<Self, String> {
-        Ok(match writer {
-            Writer::Command(writer) => Writers::Spawned {
+        let how = match writer {
+            Writer::Command(writer) => Start::Spawned {
                 writer: writer.as_ref(),
-                pending: froms,
                 ready: VecDeque::new(),
             },
             Writer::ForkServer(server) => {
@@ -353,20 +349,21 @@ impl<'a> Writers<'a> {
                 let server = tokio::task::spawn_blocking(move || ForkServer::start(command))
                     .await
                     .map_err(|e| e.to_string())??;
-                Writers::Forked(Some(server))
+                Start::Forked(Some(server))
             }
+        };
+        Ok(Writers {
+            pending: froms,
+            how,
         })
     }
 
-    /// Runs the next writer, which starts from save `from`, until `after` past its
-    /// first output, kills it with SIGKILL, and returns the saves it acknowledged.
-    async fn run(&mut self, from: u64, after: Duration) -> Result<BTreeMap<u64, String>, String> {
-        match self {
-            Writers::Spawned {
-                writer,
-                pending,
-                ready,
-            } => {
+    /// Runs the next writer until `after` past its first output, kills it with
+    /// SIGKILL, and returns the saves it acknowledged.
+    async fn run(&mut self, after: Duration) -> Result<BTreeMap<u64, String>, String> {
+        let pending = &mut self.pending;
+        match &mut self.how {
+            Start::Spawned { writer, ready } => {
                 // Writers start ahead of their turn; each waits for its go.
                 while ready.len() <= STARTED_AHEAD
                     && let Some(next) = pending.pop_front()
@@ -379,7 +376,8 @@ impl<'a> Writers<'a> {
                     .await
                     .map_err(|e| e.to_string())?
             }
-            Writers::Forked(slot) => {
+            Start::Forked(slot) => {
+                let from = pending.pop_front().ok_or("no writer is left to fork")?;
                 let mut server = slot.take().ok_or("the crash server was lost")?;
                 let (server, acks) = tokio::task::spawn_blocking(move || {
                     let acks = server.run(from, after);

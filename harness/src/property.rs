@@ -11,6 +11,7 @@ use crate::error::{ErrorKind, StoreError};
 use crate::fixture::Factory;
 use crate::model::Model;
 use crate::report::Failure;
+use crate::runner::join_in_order;
 use crate::scenario::describe;
 use crate::store::{Limits, TokenStore};
 use crate::token::{Field, Token};
@@ -394,24 +395,13 @@ pub async fn sequences(
             tokio::task::spawn_blocking(shard(factory.clone(), limits, share, seeds.next_u64()))
         })
         .collect();
-    // Every shard ends before the check does, whatever the others did.
-    let mut outcomes = Vec::new();
-    for joined in shards {
-        outcomes.push(joined.await);
-    }
-    for outcome in outcomes {
+    for outcome in join_in_order(shards, "run the random sequences").await {
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err((why, ops))) => {
                 return Err(shrunk_failure(&why, &ops, limits, seed, &store).await);
             }
-            Err(e) => {
-                return Err(Failure::new(
-                    vec!["run the random sequences".to_owned()],
-                    "no panic",
-                    e.to_string(),
-                ));
-            }
+            Err(panicked) => return Err(panicked),
         }
     }
     Ok(())

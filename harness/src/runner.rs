@@ -11,7 +11,7 @@ use tokenstore_scenarios::Scenario;
 
 use crate::case::{Builtin, Case, Probe, Settings};
 use crate::fixture::{Factory, SetupError};
-use crate::report::{RunReport, ScenarioReport, Status, StoreInfo};
+use crate::report::{Failure, RunReport, ScenarioReport, Status, StoreInfo};
 
 /// The suite: every embedded scenario and every built-in check.
 #[derive(Clone, Debug)]
@@ -299,6 +299,23 @@ pub fn runtime() -> &'static tokio::runtime::Runtime {
 /// SQLite in memory-backed scratch raced 31 rounds of 512 instead of 128 of 128).
 pub(crate) fn racing_runtime() -> &'static tokio::runtime::Runtime {
     &RUNTIMES.racing
+}
+
+/// Awaits every one of a check's side-by-side tasks, in order, whatever the others
+/// did, so that none outlives the check; a task that panicked is a failure of `what`.
+/// The caller reports the first failure in order, so a seed gives the same report.
+pub(crate) async fn join_in_order<T>(
+    tasks: Vec<tokio::task::JoinHandle<T>>,
+    what: &str,
+) -> Vec<Result<T, Failure>> {
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(
+            task.await
+                .map_err(|e| Failure::new(vec![what.to_owned()], "no panic", e.to_string())),
+        );
+    }
+    outcomes
 }
 
 struct Runtimes {
